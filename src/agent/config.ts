@@ -1,0 +1,140 @@
+/**
+ * The only module that reads environment variables and configuration files. Settings come from,
+ * lowest to highest: built-in defaults, the user's config file, environment variables, command-line
+ * flags, and the managed (MDM) file, which wins over everything because IT set it.
+ */
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { ConfigInvalidError } from '../shared/errors.js';
+
+const settingsSchema = z
+  .object({
+    /** Policy file (JSON or YAML); absent: the built-in default policy. */
+    policyFile: z.string().min(1).optional(),
+    /** Where slow probe results are cached. */
+    cacheDir: z.string().min(1).optional(),
+    /** How long a package-manager / Windows Update result is reused. */
+    patchCacheTtlMinutes: z.number().int().min(0).max(1440).optional(),
+  })
+  .strict();
+
+export type Settings = z.output<typeof settingsSchema>;
+
+export interface AgentConfig {
+  policyFile?: string;
+  cacheDir: string;
+  patchCacheTtlMs: number;
+  /** %SystemRoot% on Windows. */
+  systemRoot: string;
+  /** Where each setting came from, for `posture config` and support. */
+  sources: { userFile: string; managedFile: string };
+}
+
+export interface ConfigInputs {
+  env?: NodeJS.ProcessEnv;
+  platform?: NodeJS.Platform;
+  uid?: number;
+  home?: string;
+  flags?: Settings;
+  /** Reads a config file; returns undefined when it does not exist. */
+  readText?: (path: string) => string | undefined;
+}
+
+export function managedConfigPath(platform: NodeJS.Platform, env: NodeJS.ProcessEnv): string {
+  if (platform === 'win32')
+    return join(env.ProgramData ?? env.PROGRAMDATA ?? 'C:\\ProgramData', 'PostureAgent', 'managed.json');
+  if (platform === 'darwin') return '/Library/Application Support/PostureAgent/managed.json';
+  return '/etc/posture-agent/managed.json';
+}
+
+export function userConfigPath(platform: NodeJS.Platform, env: NodeJS.ProcessEnv, home: string): string {
+  if (platform === 'win32')
+    return join(env.APPDATA ?? join(home, 'AppData', 'Roaming'), 'PostureAgent', 'config.json');
+  if (platform === 'darwin')
+    return join(home, 'Library', 'Application Support', 'PostureAgent', 'config.json');
+  return join(env.XDG_CONFIG_HOME ?? join(home, '.config'), 'posture-agent', 'config.json');
+}
+
+function defaultCacheDir(
+  platform: NodeJS.Platform,
+  env: NodeJS.ProcessEnv,
+  home: string,
+  uid: number,
+): string {
+  if (platform === 'win32')
+    return join(env.LOCALAPPDATA ?? join(home, 'AppData', 'Local'), 'PostureAgent', 'cache');
+  if (platform === 'darwin') return join(home, 'Library', 'Caches', 'PostureAgent');
+  if (uid === 0) return '/var/cache/posture-agent';
+  return join(env.XDG_CACHE_HOME ?? join(home, '.cache'), 'posture-agent');
+}
+
+export function loadConfig(inputs: ConfigInputs = {}): AgentConfig {
+  const env = inputs.env ?? process.env;
+  const platform = inputs.platform ?? process.platform;
+  const home = inputs.home ?? homedir();
+  const uid = inputs.uid ?? (typeof process.getuid === 'function' ? process.getuid() : -1);
+  const readText = inputs.readText ?? readIfExists;
+  const userFile = env.POSTURE_CONFIG ?? userConfigPath(platform, env, home);
+  const managedFile = managedConfigPath(platform, env);
+  const fromEnv: Settings = parseSettings(
+    {
+      ...(env.POSTURE_POLICY ? { policyFile: env.POSTURE_POLICY } : {}),
+      ...(env.POSTURE_CACHE_DIR ? { cacheDir: env.POSTURE_CACHE_DIR } : {}),
+      ...(env.POSTURE_PATCH_CACHE_TTL_MINUTES
+        ? { patchCacheTtlMinutes: Number(env.POSTURE_PATCH_CACHE_TTL_MINUTES) }
+        : {}),
+    },
+    'environment (POSTURE_*)',
+  );
+  const merged: Settings = {
+    ...readSettings(readText, userFile),
+    ...fromEnv,
+    ...(inputs.flags ?? {}),
+    ...readSettings(readText, managedFile),
+  };
+  return {
+    ...(merged.policyFile ? { policyFile: merged.policyFile } : {}),
+    cacheDir: merged.cacheDir ?? defaultCacheDir(platform, env, home, uid),
+    patchCacheTtlMs: (merged.patchCacheTtlMinutes ?? 60) * 60_000,
+    systemRoot: env.SystemRoot ?? env.SYSTEMROOT ?? 'C:\\Windows',
+    sources: { userFile, managedFile },
+  };
+}
+
+function readSettings(readText: (path: string) => string | undefined, path: string): Settings {
+  const text = readText(path);
+  if (text === undefined) return {};
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigInvalidError(
+      `${path} is not valid JSON (${(error as Error).message}). Fix or remove the file.`,
+    );
+  }
+  return parseSettings(data, path);
+}
+
+function parseSettings(data: unknown, source: string): Settings {
+  const result = settingsSchema.safeParse(data);
+  if (result.success) return result.data;
+  const issues = result.error.issues
+    .map((i) => `  - ${i.path.join('.') || '(root)'}: ${i.message}`)
+    .join('\n');
+  throw new ConfigInvalidError(
+    `${source} has invalid settings:\n${issues}\nFix the fields above (see docs/configuration.md).`,
+  );
+}
+
+function readIfExists(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new ConfigInvalidError(
+      `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+    );
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * What `posture check` and `posture capture` do, as functions the tests call with injected hosts.
+ */
+import { readFile, writeFile, rename } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import type { AgentConfig } from '../agent/config.js';
+import type { Evaluation } from '../shared/evaluate.js';
+import { evaluatePosture } from '../shared/evaluate.js';
+import { PostureError } from '../shared/errors.js';
+import type { Policy } from '../shared/policy.js';
+import { DEFAULT_POLICY, parsePolicy } from '../shared/policy.js';
+import type { PostureReport } from '../shared/posture.js';
+import { withCache } from '../probes/cache.js';
+import type { Capture } from '../probes/capture.js';
+import { createRecordingHost, createReplayHost, parseCapture } from '../probes/capture.js';
+import type { Host } from '../probes/host.js';
+import { osFamily, probesFor } from '../probes/registry.js';
+import { AGENT, collectPosture } from '../probes/run.js';
+
+export const EXIT = { pass: 0, fail: 1, unknown: 2, usage: 3, error: 4 } as const;
+
+export interface CheckOutput {
+  schema: 'posture-check/v1';
+  report: PostureReport;
+  evaluation: Evaluation;
+}
+
+export async function loadPolicyFile(path: string | undefined): Promise<Policy> {
+  if (!path) return DEFAULT_POLICY;
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new PostureError(
+      'ERR_POLICY_UNREADABLE',
+      `cannot read policy file ${path} (${(error as NodeJS.ErrnoException).code ?? error}). Check the path.`,
+    );
+  }
+  return parsePolicy(text, path);
+}
+
+function windowsPaths(config: AgentConfig) {
+  return {
+    systemRoot: config.systemRoot,
+    helperScript: fileURLToPath(new URL('../../native-probes/windows/posture-probe.ps1', import.meta.url)),
+  };
+}
+
+export async function collectFrom(
+  host: Host,
+  config: AgentConfig,
+  options: { cache: boolean },
+): Promise<PostureReport> {
+  const platform = osFamily(host.platform.os);
+  return collectPosture({
+    host,
+    platform,
+    probes: probesFor(platform, { windows: windowsPaths(config) }),
+    ...(options.cache && config.patchCacheTtlMs > 0
+      ? { wrap: withCache(host, { dir: config.cacheDir, ttlMs: config.patchCacheTtlMs }) }
+      : {}),
+  });
+}
+
+export async function runCheck(options: {
+  host: Host;
+  config: AgentConfig;
+  policy: Policy;
+  cache: boolean;
+}): Promise<CheckOutput> {
+  const report = await collectFrom(options.host, options.config, { cache: options.cache });
+  return {
+    schema: 'posture-check/v1',
+    report,
+    evaluation: evaluatePosture(report.checks, options.policy, report.platform, options.host.now()),
+  };
+}
+
+export async function runReplay(path: string, config: AgentConfig, policy: Policy): Promise<CheckOutput> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new PostureError(
+      'ERR_CAPTURE_UNREADABLE',
+      `cannot read capture ${path} (${(error as NodeJS.ErrnoException).code ?? error}).`,
+    );
+  }
+  const host = createReplayHost(parseCapture(text, path));
+  const output = await runCheck({ host, config, policy, cache: false });
+  output.report.replayedFrom = path;
+  return output;
+}
+
+export async function runCapture(
+  host: Host,
+  config: AgentConfig,
+  note?: string,
+): Promise<{ capture: Capture; report: PostureReport }> {
+  const recorder = createRecordingHost(host);
+  const report = await collectFrom(recorder, config, { cache: false });
+  return { capture: recorder.toCapture(AGENT, note), report };
+}
+
+/** Writes a file atomically so an interrupted write never leaves half a capture. */
+export async function writeFileAtomic(path: string, text: string): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, text, { mode: 0o600 });
+  await rename(tmp, path);
+}
+
+export function exitCodeFor(evaluation: Evaluation): number {
+  return evaluation.overall === 'pass' ? EXIT.pass : evaluation.overall === 'fail' ? EXIT.fail : EXIT.unknown;
+}

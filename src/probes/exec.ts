@@ -1,0 +1,113 @@
+/**
+ * The only module that starts processes. Absolute path, argument array, no shell, a timeout
+ * that kills, an output cap that kills, a fixed C locale so output is not translated.
+ */
+import { spawn } from 'node:child_process';
+import { isAbsolute } from 'node:path';
+import type { CommandOutcome, CommandRequest } from './host.js';
+
+export const DEFAULT_TIMEOUT_MS = 10_000;
+export const DEFAULT_MAX_OUTPUT_BYTES = 4 * 1024 * 1024;
+
+/** The environment every probe command gets: nothing inherited but what a command needs to run. */
+function commandEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { LC_ALL: 'C', LANG: 'C', PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
+  // Windows programs need these to start at all; they carry no user input.
+  for (const name of [
+    'SystemRoot',
+    'SYSTEMROOT',
+    'windir',
+    'ComSpec',
+    'PATHEXT',
+    'TEMP',
+    'TMP',
+    'HOME',
+    'USERPROFILE',
+    'PROGRAMDATA',
+  ]) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  if (process.platform === 'win32' && process.env.PATH) env.PATH = process.env.PATH;
+  return env;
+}
+
+export function execCommand(request: CommandRequest): Promise<CommandOutcome> {
+  const { command, args } = request;
+  const timeoutMs = request.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const cap = request.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+  if (!isAbsolute(command)) {
+    return Promise.resolve({
+      ok: false,
+      error: 'spawn_failed',
+      detail: `refusing to run "${command}": not an absolute path`,
+    });
+  }
+  return new Promise((resolve) => {
+    let settled = false;
+    const finish = (outcome: CommandOutcome) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(outcome);
+    };
+    let child: ReturnType<typeof spawn>;
+    try {
+      child = spawn(command, [...args], {
+        shell: false,
+        windowsHide: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: commandEnv(),
+      });
+    } catch (error) {
+      finish(spawnError(command, error));
+      return;
+    }
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    let size = 0;
+    const collect = (into: Buffer[]) => (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > cap * 2) {
+        child.kill('SIGKILL');
+        finish({
+          ok: false,
+          error: 'output_too_large',
+          detail: `${command} printed more than ${cap * 2} bytes`,
+        });
+        return;
+      }
+      into.push(chunk);
+    };
+    child.stdout?.on('data', collect(stdout));
+    child.stderr?.on('data', collect(stderr));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      finish({ ok: false, error: 'timeout', detail: `${command} did not finish within ${timeoutMs} ms` });
+    }, timeoutMs);
+    child.on('error', (error) => finish(spawnError(command, error)));
+    child.on('close', (code, signal) => {
+      finish({
+        ok: true,
+        exitCode: code,
+        signal: signal ?? null,
+        stdout: Buffer.concat(stdout).toString('utf8'),
+        stderr: Buffer.concat(stderr).toString('utf8'),
+      });
+    });
+  });
+}
+
+function spawnError(command: string, error: unknown): CommandOutcome {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOENT')
+    return { ok: false, error: 'command_missing', detail: `${command} is not installed` };
+  if (code === 'EACCES' || code === 'EPERM') {
+    return { ok: false, error: 'insufficient_privilege', detail: `not allowed to run ${command}` };
+  }
+  return {
+    ok: false,
+    error: 'spawn_failed',
+    detail: `could not start ${command}: ${String((error as Error)?.message ?? error)}`,
+  };
+}

@@ -1,0 +1,31 @@
+import type { Probe } from '../types.js';
+import { UnexpectedOutputError } from '../types.js';
+import { parseOsRelease } from './parse-os-release.js';
+
+/** Linux: /etc/os-release (falling back to /usr/lib/os-release as os-release(5) says) and the kernel release. */
+export const linuxOsVersion: Probe<'os_version'> = {
+  check: 'os_version',
+  platform: 'linux',
+  async collect(ctx) {
+    let file = await ctx.readFile('/etc/os-release');
+    if (!file.ok && file.error === 'not_found') file = await ctx.readFile('/usr/lib/os-release');
+    if (!file.ok) return ctx.unknownFrom(file);
+    const kernel = await ctx.readFile('/proc/sys/kernel/osrelease');
+    try {
+      const os = parseOsRelease(file.content);
+      return ctx.observed({
+        platform: 'linux',
+        name: os.prettyName,
+        ...(os.versionId ? { version: os.versionId } : {}),
+        ...(os.buildId ? { build: os.buildId } : {}),
+        distroId: os.id,
+        distroLike: os.idLike,
+        rolling: os.versionId === undefined,
+        ...(kernel.ok && kernel.content.trim() ? { kernel: kernel.content.trim() } : {}),
+      });
+    } catch (error) {
+      if (error instanceof UnexpectedOutputError) return ctx.unknown('unexpected_output', error.message);
+      throw error;
+    }
+  },
+};

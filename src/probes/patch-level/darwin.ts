@@ -1,0 +1,40 @@
+/** macOS patch level: cached softwareupdate results (never a network scan here) and the last successful check. */
+import type { Probe } from '../types.js';
+import { UnexpectedOutputError } from '../types.js';
+import { parseSwVers } from '../os-version/parse-sw-vers.js';
+import { SW_VERS } from '../os-version/darwin.js';
+import { markMacSecurity, parseDefaultsDate, parseSoftwareUpdateList } from './parse-softwareupdate.js';
+
+export const SOFTWAREUPDATE = '/usr/sbin/softwareupdate';
+const DEFAULTS = '/usr/bin/defaults';
+
+export const darwinPatchLevel: Probe<'patch_level'> = {
+  check: 'patch_level',
+  platform: 'darwin',
+  deadlineMs: 60_000,
+  async collect(ctx) {
+    const list = await ctx.run({ command: SOFTWAREUPDATE, args: ['--list', '--no-scan'], timeoutMs: 45_000 });
+    if (!list.ok) return ctx.unknownFrom(list);
+    try {
+      const vers = await ctx.run({ command: SW_VERS, args: [] });
+      const running = vers.ok ? parseSwVers(vers.stdout).productVersion : undefined;
+      const updates = markMacSecurity(parseSoftwareUpdateList(list.stdout, list.stderr), running);
+      const last = await ctx.run({
+        command: DEFAULTS,
+        args: ['read', '/Library/Preferences/com.apple.SoftwareUpdate', 'LastSuccessfulDate'],
+      });
+      const indexRefreshedAt = last.ok && last.exitCode === 0 ? parseDefaultsDate(last.stdout) : undefined;
+      return ctx.observed({
+        manager: 'softwareupdate',
+        pending: updates.length,
+        securityPending: updates.filter((u) => u.security).length,
+        updates: updates.map(({ recommended: _r, ...u }) => u),
+        ...(indexRefreshedAt ? { indexRefreshedAt } : {}),
+        rebootRequired: null,
+      });
+    } catch (error) {
+      if (error instanceof UnexpectedOutputError) return ctx.unknown('unexpected_output', error.message);
+      throw error;
+    }
+  },
+};

@@ -1,0 +1,84 @@
+/**
+ * `zypper --non-interactive --no-refresh -x list-updates` and `… -x list-patches --category security`
+ * (XML, stable across SLES 12 to Leap 16): <stream><update-status><update-list><update kind="package"
+ * name="…" edition="…"/> or <update kind="patch" name="openSUSE-…" category="security" status="needed"/>.
+ * <message type="error"> carries failures.
+ */
+import { XMLParser } from 'fast-xml-parser';
+import type { PendingUpdate } from '../../shared/posture.js';
+import { UnexpectedOutputError } from '../types.js';
+
+interface ZypperUpdate {
+  kind: string;
+  name: string;
+  edition?: string;
+  category?: string;
+  status?: string;
+  restart?: string;
+}
+
+const parser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: '',
+  isArray: (name) => name === 'update' || name === 'message',
+});
+
+export function parseZypperUpdates(xml: string): ZypperUpdate[] {
+  let doc: Record<string, unknown>;
+  try {
+    doc = parser.parse(xml, true) as Record<string, unknown>;
+  } catch (error) {
+    throw new UnexpectedOutputError(
+      `zypper did not print valid XML: ${(error as Error).message.slice(0, 80)}`,
+    );
+  }
+  const stream = doc.stream as Record<string, unknown> | undefined;
+  if (!stream) throw new UnexpectedOutputError('zypper XML has no <stream>');
+  const errors = ((stream.message as { type?: string; '#text'?: string }[] | undefined) ?? []).filter(
+    (m) => m.type === 'error',
+  );
+  if (errors.length > 0)
+    throw new UnexpectedOutputError(
+      `zypper reported: ${errors
+        .map((e) => e['#text'] ?? '')
+        .join('; ')
+        .slice(0, 160)}`,
+    );
+  const status = stream['update-status'] as Record<string, unknown> | undefined;
+  if (!status) throw new UnexpectedOutputError('zypper XML has no <update-status>');
+  const list = status['update-list'];
+  const updates =
+    (typeof list === 'object' && list !== null ? (list as { update?: unknown[] }).update : undefined) ?? [];
+  return updates.map((u) => {
+    const r = u as Record<string, unknown>;
+    if (typeof r.name !== 'string' || typeof r.kind !== 'string')
+      throw new UnexpectedOutputError('zypper <update> lacks name or kind');
+    return r as unknown as ZypperUpdate;
+  });
+}
+
+/** Pending packages, marked security when a needed security patch names them is not known: patches are counted separately. */
+export function zypperPending(
+  packages: ZypperUpdate[],
+  patches: ZypperUpdate[],
+): { updates: PendingUpdate[]; securityPending: number; rebootRequired: boolean } {
+  const needed = patches.filter(
+    (p) => p.kind === 'patch' && p.category === 'security' && (p.status ?? 'needed') === 'needed',
+  );
+  const updates: PendingUpdate[] = [
+    ...needed.map((p) => ({
+      name: p.name,
+      ...(p.edition ? { version: p.edition } : {}),
+      security: true,
+      restartRequired: p.restart === 'true',
+    })),
+    ...packages
+      .filter((p) => p.kind === 'package')
+      .map((p) => ({ name: p.name, ...(p.edition ? { version: p.edition } : {}), security: false })),
+  ];
+  return {
+    updates,
+    securityPending: needed.length,
+    rebootRequired: needed.some((p) => p.restart === 'true'),
+  };
+}

@@ -1,0 +1,53 @@
+/** Runs the Windows PowerShell helper for one probe: powershell.exe by absolute path, -File, no profile. */
+import type { Unknown } from '../../shared/posture.js';
+import type { ProbeContext } from '../types.js';
+import { UnexpectedOutputError } from '../types.js';
+import { parseNativeOutput } from './parse-native.js';
+
+export interface WindowsPaths {
+  /** %SystemRoot%, normally C:\Windows. */
+  systemRoot: string;
+  /** Absolute path of native-probes/windows/posture-probe.ps1 as installed. */
+  helperScript: string;
+}
+
+export function powershellPath(systemRoot: string): string {
+  return `${systemRoot}\\System32\\WindowsPowerShell\\v1.0\\powershell.exe`;
+}
+
+export async function runHelper(
+  ctx: ProbeContext,
+  paths: WindowsPaths,
+  probe: 'bitlocker' | 'firewall' | 'os_version' | 'updates',
+  timeoutMs = 30_000,
+): Promise<{ data: Record<string, unknown> } | { unknown: Unknown }> {
+  const out = await ctx.run({
+    command: powershellPath(paths.systemRoot),
+    args: [
+      '-NoLogo',
+      '-NoProfile',
+      '-NonInteractive',
+      '-ExecutionPolicy',
+      'Bypass',
+      '-File',
+      paths.helperScript,
+      '-Probe',
+      probe,
+    ],
+    timeoutMs,
+  });
+  if (!out.ok) return { unknown: ctx.unknownFrom(out) };
+  try {
+    const result = parseNativeOutput(out.stdout, probe);
+    if (!result.ok) return { unknown: ctx.unknown(result.reason, result.message) };
+    return { data: result.data };
+  } catch (error) {
+    if (error instanceof UnexpectedOutputError) {
+      const stderr = out.stderr.trim().slice(0, 160);
+      return {
+        unknown: ctx.unknown('unexpected_output', `${error.message}${stderr ? ` (stderr: ${stderr})` : ''}`),
+      };
+    }
+    throw error;
+  }
+}
