@@ -43,7 +43,7 @@ program
     const policy = await loadPolicyFile(opts.policy ?? config.policyFile);
     const output = opts.replay
       ? await runReplay(opts.replay, config, policy)
-      : await runCheck({ host: createLiveHost(), config, policy, cache: opts.cache });
+      : await runCheck({ host: createLiveHost(), config, policy, cache: opts.cache, trackFirstSeen: true });
     process.stdout.write(
       opts.json
         ? `${JSON.stringify(output, null, 2)}\n`

@@ -3,7 +3,9 @@
  */
 import { readFile, writeFile, rename } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { AgentConfig } from '../agent/config.js';
+import { annotateFirstSeen } from '../agent/first-seen.js';
 import type { Evaluation } from '../shared/evaluate.js';
 import { evaluatePosture } from '../shared/evaluate.js';
 import { PostureError } from '../shared/errors.js';
@@ -67,8 +69,17 @@ export async function runCheck(options: {
   config: AgentConfig;
   policy: Policy;
   cache: boolean;
+  /** Remember when pending updates were first seen (live checks only; a replay has no history). */
+  trackFirstSeen?: boolean;
 }): Promise<CheckOutput> {
-  const report = await collectFrom(options.host, options.config, { cache: options.cache });
+  const collected = await collectFrom(options.host, options.config, { cache: options.cache });
+  const report = options.trackFirstSeen
+    ? await annotateFirstSeen(
+        collected,
+        join(options.config.cacheDir, 'pending-first-seen.json'),
+        options.host.now(),
+      )
+    : collected;
   return {
     schema: 'posture-check/v1',
     report,

@@ -354,26 +354,31 @@ function patchLevel(
   const security = o.updates.filter((u) => u.security || o.securityPending === null);
   const securityCount = o.securityPending ?? o.pending;
   if (securityCount > 0) {
+    const kind =
+      o.securityPending === null
+        ? 'updates (which are security updates is not known, so all count)'
+        : 'security updates';
+    // Published date where the OS gives one (Windows), else when this agent first saw it pending.
     const ages = security
-      .map((u) => days(u.releasedAt ?? u.firstSeenAt))
-      .filter((d): d is number => d !== undefined);
-    const oldest = ages.length > 0 ? Math.max(...ages) : undefined;
-    const kind = o.securityPending === null ? 'updates (security unknown, all counted)' : 'security updates';
-    if (oldest === undefined) {
+      .map((u) => ({ days: days(u.releasedAt ?? u.firstSeenAt), published: u.releasedAt !== undefined }))
+      .filter((a): a is { days: number; published: boolean } => a.days !== undefined);
+    if (ages.length === 0) {
       return verdict(
         c,
         'unknown',
         'update_age_unknown',
-        `${securityCount} ${kind} pending; how long they have been pending is not known yet.`,
+        `${securityCount} ${kind} pending; how long is not known (no publication date, and no earlier observation by this agent).`,
         remediation.installUpdates(platform, o.manager),
       );
     }
-    if (oldest > rules.maxSecurityUpdateAgeDays) {
+    const oldest = ages.reduce((a, b) => (b.days > a.days ? b : a));
+    const since = `the oldest ${oldest.published ? 'published' : 'first seen by this agent'} ${Math.floor(oldest.days)} days ago (limit ${rules.maxSecurityUpdateAgeDays})`;
+    if (oldest.days > rules.maxSecurityUpdateAgeDays) {
       return verdict(
         c,
         'fail',
         'security_updates_overdue',
-        `${securityCount} ${kind} pending, the oldest for ${Math.floor(oldest)} days (limit ${rules.maxSecurityUpdateAgeDays}).`,
+        `${securityCount} ${kind} pending, ${since}.`,
         remediation.installUpdates(platform, o.manager),
       );
     }
@@ -383,7 +388,7 @@ function patchLevel(
       c,
       'pass',
       'security_updates_within_grace',
-      `${securityCount} ${kind} pending for at most ${Math.ceil(oldest)} days (limit ${rules.maxSecurityUpdateAgeDays}).`,
+      `${securityCount} ${kind} pending, ${since}.`,
       remediation.installUpdates(platform, o.manager),
     );
   }

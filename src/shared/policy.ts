@@ -8,11 +8,9 @@ import { z } from 'zod';
 import { PolicyInvalidError } from './errors.js';
 import { parseVersion } from './version.js';
 
-const versionString = z
-  .string()
-  .refine((s) => parseVersion(s) !== null, {
-    message: 'must be a dotted version such as "14.5" or "10.0.22631"',
-  });
+const versionString = z.string().refine((s) => parseVersion(s) !== null, {
+  message: 'must be a dotted version such as "14.5" or "10.0.22631"',
+});
 
 const checkBase = {
   /** false: the check is reported but never blocks access (verdict not_applicable). */
@@ -35,7 +33,7 @@ export const policySchema = z
             requireSwap: z.boolean().default(true),
           })
           .strict()
-          .default({ required: true, allowEncryptionInProgress: false, requireSwap: true }),
+          .prefault({}),
         firewall: z
           .object({
             ...checkBase,
@@ -45,7 +43,7 @@ export const policySchema = z
             requireIpv6: z.boolean().default(true),
           })
           .strict()
-          .default({ required: true, requireAllProfiles: true, requireIpv6: true }),
+          .prefault({}),
         os_version: z
           .object({
             ...checkBase,
@@ -66,7 +64,7 @@ export const policySchema = z
               .optional(),
           })
           .strict()
-          .default({ required: true }),
+          .prefault({}),
         patch_level: z
           .object({
             ...checkBase,
@@ -78,10 +76,10 @@ export const policySchema = z
             maxRebootPendingDays: z.number().int().min(0).max(365).optional(),
           })
           .strict()
-          .default({ required: true, maxSecurityUpdateAgeDays: 14, maxIndexAgeDays: 7 }),
+          .prefault({}),
       })
       .strict()
-      .default({} as never),
+      .prefault({}),
   })
   .strict();
 
