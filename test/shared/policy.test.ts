@@ -16,7 +16,11 @@ describe('policy', () => {
   it('fills defaults for a minimal policy', () => {
     const p = parsePolicy('version: 1\nrevision: r1\n');
     expect(p.revision).toBe('r1');
-    expect(p.checks.disk_encryption).toEqual({ required: true, allowEncryptionInProgress: false, requireSwap: true });
+    expect(p.checks.disk_encryption).toEqual({
+      required: true,
+      allowEncryptionInProgress: false,
+      requireSwap: true,
+    });
     expect(p.checks.patch_level.maxSecurityUpdateAgeDays).toBe(14);
   });
 
@@ -32,11 +36,19 @@ describe('policy', () => {
       parsePolicy(
         JSON.stringify({
           version: 1,
-          checks: { firewall: { required: 'yes' }, os_version: { macos: { min: 'sonoma' } }, patch_level: { maxSecurityUpdateAgeDays: -3 } },
+          checks: {
+            firewall: { required: 'yes' },
+            os_version: { macos: { min: 'sonoma' } },
+            patch_level: { maxSecurityUpdateAgeDays: -3 },
+          },
         }),
       ),
     );
-    expect(issues.map((i) => i.path).sort()).toEqual(['checks.firewall.required', 'checks.os_version.macos.min', 'checks.patch_level.maxSecurityUpdateAgeDays']);
+    expect(issues.map((i) => i.path).sort()).toEqual([
+      'checks.firewall.required',
+      'checks.os_version.macos.min',
+      'checks.patch_level.maxSecurityUpdateAgeDays',
+    ]);
   });
 
   it('refuses unknown fields instead of ignoring them', () => {

@@ -45,6 +45,7 @@ export function parseIptablesSave(text: string): IptablesInput {
   const outcome = (name: string, depth: number): 'drop' | 'accept' | 'fallthrough' => {
     if (depth > 16) return 'fallthrough';
     for (const rule of chains.get(name) ?? []) {
+      if (rule.conditional && rule.target === 'RETURN' && depth > 0) return 'fallthrough';
       if (rule.conditional || !rule.target) continue;
       if (rule.target === 'DROP' || rule.target === 'REJECT') return 'drop';
       if (rule.target === 'ACCEPT') return 'accept';

@@ -9,7 +9,8 @@
  * so a family is filtered when any of its input chains ends, for traffic no earlier rule accepted,
  * in drop or reject: the chain policy is drop, or an unconditional drop/reject rule (or a jump to a
  * chain that ends so) comes before any unconditional accept. A lone "ct state invalid drop" is
- * conditional and does not make a firewall.
+ * conditional and does not make a firewall. In a jumped-to chain, a conditional return before the
+ * drop lets traffic escape it, so such a chain does not count as dropping.
  */
 import { UnexpectedOutputError } from '../types.js';
 
@@ -73,8 +74,10 @@ export function parseNftRuleset(text: string): ChainVerdicts {
       const conditional = expr.some((e) =>
         Object.keys(e).some((k) => !VERDICTS.has(k) && !NON_CONDITIONS.has(k)),
       );
-      if (conditional) continue;
       const verdict = expr.map((e) => Object.keys(e).find((k) => VERDICTS.has(k))).find(Boolean);
+      // Some traffic may leave this chain early; a drop further down no longer holds for all of it.
+      if (conditional && verdict === 'return' && depth > 0) return 'fallthrough';
+      if (conditional) continue;
       if (verdict === 'drop' || verdict === 'reject') return 'drop';
       if (verdict === 'accept') return 'accept';
       if (verdict === 'return') return 'fallthrough';
