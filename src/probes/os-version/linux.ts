@@ -2,6 +2,22 @@ import type { Probe } from '../types.js';
 import { UnexpectedOutputError } from '../types.js';
 import { parseOsRelease } from './parse-os-release.js';
 
+/**
+ * Rolling distributions. Some have no VERSION_ID (Arch); others carry one that is a snapshot date
+ * (openSUSE Tumbleweed "20250527") or a base-layout version (Gentoo "2.18"), which says nothing
+ * about how current the system is. Their currency is judged by patch level.
+ */
+const ROLLING_IDS = new Set([
+  'arch',
+  'manjaro',
+  'endeavouros',
+  'opensuse-tumbleweed',
+  'opensuse-microos',
+  'opensuse-slowroll',
+  'gentoo',
+  'void',
+]);
+
 /** Linux: /etc/os-release (falling back to /usr/lib/os-release as os-release(5) says) and the kernel release. */
 export const linuxOsVersion: Probe<'os_version'> = {
   check: 'os_version',
@@ -20,7 +36,7 @@ export const linuxOsVersion: Probe<'os_version'> = {
         ...(os.buildId ? { build: os.buildId } : {}),
         distroId: os.id,
         distroLike: os.idLike,
-        rolling: os.versionId === undefined,
+        rolling: os.versionId === undefined || os.buildId === 'rolling' || ROLLING_IDS.has(os.id),
         ...(kernel.ok && kernel.content.trim() ? { kernel: kernel.content.trim() } : {}),
       });
     } catch (error) {

@@ -10,8 +10,12 @@ import type { PendingUpdate } from '../../shared/posture.js';
 import { UnexpectedOutputError } from '../types.js';
 
 export function parseAptSimulation(text: string): PendingUpdate[] {
-  if (!/^\d+ upgraded, \d+ newly installed, \d+ to remove and \d+ not upgraded\.$/m.test(text)) {
-    throw new UnexpectedOutputError('apt-get -s printed no "N upgraded, N newly installed…" summary');
+  const summary = /^\d+ upgraded, \d+ newly installed, \d+ to remove and \d+ not upgraded\.$/m.test(text);
+  // `-qq` drops the summary; then the Inst/Conf lines themselves show apt answered.
+  if (!summary && !/^(Inst|Conf) /m.test(text)) {
+    throw new UnexpectedOutputError(
+      'apt-get -s printed neither Inst lines nor the "N upgraded, N newly installed…" summary',
+    );
   }
   const updates: PendingUpdate[] = [];
   for (const line of text.split('\n')) {
