@@ -17,6 +17,8 @@ import type { Capture } from '../probes/capture.js';
 import { createRecordingHost, createReplayHost, parseCapture } from '../probes/capture.js';
 import type { Host } from '../probes/host.js';
 import { osFamily, probesFor } from '../probes/registry.js';
+import type { WindowsPaths } from '../probes/windows/helper.js';
+import { windowsPathsFromCommands } from '../probes/windows/helper.js';
 import { AGENT, collectPosture } from '../probes/run.js';
 
 export const EXIT = { pass: 0, fail: 1, unknown: 2, usage: 3, error: 4 } as const;
@@ -51,13 +53,13 @@ function windowsPaths(config: AgentConfig) {
 export async function collectFrom(
   host: Host,
   config: AgentConfig,
-  options: { cache: boolean },
+  options: { cache: boolean; windows?: WindowsPaths },
 ): Promise<PostureReport> {
   const platform = osFamily(host.platform.os);
   return collectPosture({
     host,
     platform,
-    probes: probesFor(platform, { windows: windowsPaths(config) }),
+    probes: probesFor(platform, { windows: options.windows ?? windowsPaths(config) }),
     ...(options.cache && config.patchCacheTtlMs > 0
       ? { wrap: withCache(host, { dir: config.cacheDir, ttlMs: config.patchCacheTtlMs }) }
       : {}),
@@ -71,8 +73,12 @@ export async function runCheck(options: {
   cache: boolean;
   /** Remember when pending updates were first seen (live checks only; a replay has no history). */
   trackFirstSeen?: boolean;
+  windows?: WindowsPaths;
 }): Promise<CheckOutput> {
-  const collected = await collectFrom(options.host, options.config, { cache: options.cache });
+  const collected = await collectFrom(options.host, options.config, {
+    cache: options.cache,
+    ...(options.windows ? { windows: options.windows } : {}),
+  });
   const report = options.trackFirstSeen
     ? await annotateFirstSeen(
         collected,
@@ -97,9 +103,25 @@ export async function runReplay(path: string, config: AgentConfig, policy: Polic
       `cannot read capture ${path} (${(error as NodeJS.ErrnoException).code ?? error}).`,
     );
   }
-  const host = createReplayHost(parseCapture(text, path));
-  const output = await runCheck({ host, config, policy, cache: false });
-  output.report.replayedFrom = path;
+  return replayCapture(parseCapture(text, path), path, config, policy);
+}
+
+/** Evaluates a capture as if on the captured machine: its platform, its clock, its helper paths. */
+export async function replayCapture(
+  capture: Capture,
+  source: string,
+  config: AgentConfig,
+  policy: Policy,
+): Promise<CheckOutput> {
+  const windows = windowsPathsFromCommands(capture.commands);
+  const output = await runCheck({
+    host: createReplayHost(capture),
+    config,
+    policy,
+    cache: false,
+    ...(windows ? { windows } : {}),
+  });
+  output.report.replayedFrom = source;
   return output;
 }
 

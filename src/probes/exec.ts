@@ -3,6 +3,7 @@
  * that kills, an output cap that kills, a fixed C locale so output is not translated.
  */
 import { spawn } from 'node:child_process';
+import { access, constants } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import type { CommandOutcome, CommandRequest } from './host.js';
 
@@ -32,7 +33,19 @@ function commandEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-export function execCommand(request: CommandRequest): Promise<CommandOutcome> {
+export async function execCommand(request: CommandRequest): Promise<CommandOutcome> {
+  if (isAbsolute(request.command)) {
+    // spawn reports an unexecutable file only as exit 127; ask first, so the reason is exact.
+    try {
+      await access(request.command, constants.X_OK);
+    } catch (error) {
+      return spawnError(request.command, error);
+    }
+  }
+  return spawnCommand(request);
+}
+
+function spawnCommand(request: CommandRequest): Promise<CommandOutcome> {
   const { command, args } = request;
   const timeoutMs = request.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const cap = request.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;

@@ -39,14 +39,16 @@ export class ProbeContext<K extends CheckId = CheckId> {
   }
 
   async run(request: CommandRequest): Promise<CommandOutcome> {
+    const slot = this.reserve();
     const outcome = await this.host.run(request);
-    const args = [...request.args];
-    this.evidence.push(
-      outcome.ok
-        ? { kind: 'command', command: request.command, args, exitCode: outcome.exitCode }
-        : { kind: 'command', command: request.command, args, exitCode: null, error: outcome.error },
-    );
+    this.evidence[slot] = commandEvidence(request.command, request.args, outcome);
     return outcome;
+  }
+
+  /** Evidence keeps the order in which things were asked, not the order they finished in. */
+  private reserve(): number {
+    this.evidence.push(PENDING);
+    return this.evidence.length - 1;
   }
 
   /** Runs the first of several candidate paths that exists (e.g. /usr/sbin/nft, /sbin/nft). */
@@ -55,37 +57,26 @@ export class ProbeContext<K extends CheckId = CheckId> {
     args: readonly string[],
     options: Omit<CommandRequest, 'command' | 'args'> = {},
   ): Promise<CommandOutcome> {
-    let last: CommandOutcome = {
+    const slot = this.reserve();
+    for (const command of commands) {
+      const outcome = await this.host.run({ command, args, ...options });
+      if (!outcome.ok && outcome.error === 'command_missing') continue;
+      this.evidence[slot] = commandEvidence(command, args, outcome);
+      return outcome;
+    }
+    const missing: CommandOutcome = {
       ok: false,
       error: 'command_missing',
       detail: `none of ${commands.join(', ')} is installed`,
     };
-    for (const command of commands) {
-      const outcome = await this.host.run({ command, args, ...options });
-      if (!outcome.ok && outcome.error === 'command_missing') {
-        last = { ok: false, error: 'command_missing', detail: `none of ${commands.join(', ')} is installed` };
-        continue;
-      }
-      this.evidence.push(
-        outcome.ok
-          ? { kind: 'command', command, args: [...args], exitCode: outcome.exitCode }
-          : { kind: 'command', command, args: [...args], exitCode: null, error: outcome.error },
-      );
-      return outcome;
-    }
-    this.evidence.push({
-      kind: 'command',
-      command: commands[0] ?? '',
-      args: [...args],
-      exitCode: null,
-      error: 'command_missing',
-    });
-    return last;
+    this.evidence[slot] = commandEvidence(commands[0] ?? '', args, missing);
+    return missing;
   }
 
   async readFile(path: string): Promise<FileOutcome> {
+    const slot = this.reserve();
     const outcome = await this.host.readFile(path);
-    this.evidence.push(outcome.ok ? { kind: 'file', path } : { kind: 'file', path, error: outcome.error });
+    this.evidence[slot] = outcome.ok ? { kind: 'file', path } : { kind: 'file', path, error: outcome.error };
     return outcome;
   }
 
@@ -98,7 +89,7 @@ export class ProbeContext<K extends CheckId = CheckId> {
       check: this.check,
       status: 'observed',
       observedAt: this.startedAt.toISOString(),
-      evidence: this.evidence,
+      evidence: this.evidence.filter((e) => e !== PENDING),
       observation,
     };
   }
@@ -110,7 +101,7 @@ export class ProbeContext<K extends CheckId = CheckId> {
       reason,
       detail,
       observedAt: this.startedAt.toISOString(),
-      evidence: this.evidence,
+      evidence: this.evidence.filter((e) => e !== PENDING),
     };
   }
 
@@ -118,6 +109,15 @@ export class ProbeContext<K extends CheckId = CheckId> {
   unknownFrom(outcome: { ok: false; error: string; detail: string }): Unknown {
     return this.unknown(reasonFor(outcome.error), outcome.detail);
   }
+}
+
+/** Stands in for evidence of a call still running; left out of results (a probe that timed out). */
+const PENDING: Evidence = Object.freeze({ kind: 'file', path: '(still running)' }) as Evidence;
+
+function commandEvidence(command: string, args: readonly string[], outcome: CommandOutcome): Evidence {
+  return outcome.ok
+    ? { kind: 'command', command, args: [...args], exitCode: outcome.exitCode }
+    : { kind: 'command', command, args: [...args], exitCode: null, error: outcome.error };
 }
 
 /** Maps a host error to the unknown reason reported to the user. */

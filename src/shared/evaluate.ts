@@ -394,6 +394,16 @@ function patchLevel(
   }
   const reboot = rebootVerdict(o, rules.maxRebootPendingDays, now);
   if (reboot) return reboot;
+  if (indexAge === undefined) {
+    // "Nothing pending" from a list of unknown age proves nothing.
+    return verdict(
+      c,
+      'unknown',
+      'index_age_unknown',
+      'No security updates are listed, but when the list of available updates was last refreshed is not known.',
+      remediation.refreshIndex(o.manager),
+    );
+  }
   return verdict(
     c,
     'pass',

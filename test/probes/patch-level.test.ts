@@ -117,7 +117,7 @@ describe('apt', () => {
   it('runs for real on this Debian machine', async () => {
     const result = await runProbe(createLiveHost(), linuxPatchLevel);
     expect(result.status).toBe('observed');
-    expect(result.status === 'observed' && result.observation.manager).toBe('apt');
+    expect(result.status === 'observed' && (result.observation as { manager: string }).manager).toBe('apt');
   });
 });
 

@@ -274,6 +274,11 @@ describe('evaluatePosture', () => {
         verdictOf({ ...good, patch_level: patch({ indexRefreshedAt: ago(30) }) }, 'patch_level').code,
       ).toBe('update_index_stale');
     });
+    it('"nothing pending" from a list of unknown age is unknown, not a pass', () => {
+      expect(
+        verdictOf({ ...good, patch_level: patch({ indexRefreshedAt: undefined }) }, 'patch_level').code,
+      ).toBe('index_age_unknown');
+    });
     it('allows security updates within the grace period and fails them after', () => {
       expect(
         verdictOf(

@@ -121,7 +121,9 @@ async function dnf(ctx: ProbeContext): Promise<ManagerResult> {
   const restart = await ctx.runFirst(['/usr/bin/needs-restarting'], ['-r'], { timeoutMs: PATCH_TIMEOUT_MS });
   const rebootRequired = restart.ok ? parseNeedsRestarting(restart.stdout, restart.exitCode) : null;
   const indexRefreshedAt =
-    (await mtime(ctx, '/var/cache/dnf/last_makecache')) ?? (await mtime(ctx, '/var/cache/yum'));
+    (await mtime(ctx, '/var/cache/dnf/last_makecache')) ??
+    (await mtime(ctx, '/var/cache/libdnf5')) ??
+    (await mtime(ctx, '/var/cache/yum'));
   const lastInstallAt =
     (await mtime(ctx, '/var/lib/dnf/history.sqlite')) ?? (await mtime(ctx, '/var/lib/rpm'));
   return {

@@ -51,3 +51,18 @@ export async function runHelper(
     throw error;
   }
 }
+
+/** The helper's install path and %SystemRoot% as a capture recorded them, so a replay asks for the same commands. */
+export function windowsPathsFromCommands(
+  commands: readonly { command: string; args: readonly string[] }[],
+): WindowsPaths | undefined {
+  for (const c of commands) {
+    const suffix = '\\System32\\WindowsPowerShell\\v1.0\\powershell.exe';
+    const file = c.args.indexOf('-File');
+    const script = file >= 0 ? c.args[file + 1] : undefined;
+    if (c.command.toLowerCase().endsWith(suffix.toLowerCase()) && script) {
+      return { systemRoot: c.command.slice(0, -suffix.length), helperScript: script };
+    }
+  }
+  return undefined;
+}
