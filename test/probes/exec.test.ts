@@ -58,7 +58,9 @@ describe('execCommand (real processes)', () => {
   });
 
   it('reports a file that is not executable as insufficient_privilege', async () => {
-    expect(await execCommand({ command: '/etc/hostname', args: [] })).toMatchObject({
+    const file = join(mkdtempSync(join(tmpdir(), 'posture-exec-')), 'not-executable');
+    writeFileSync(file, '#!/bin/sh\necho hi\n', { mode: 0o644 });
+    expect(await execCommand({ command: file, args: [] })).toMatchObject({
       ok: false,
       error: 'insufficient_privilege',
     });
