@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs on a fresh Debian/Ubuntu machine (Debian packages,
+# npm dependencies), builds, type-checks, lints, and runs the whole suite. Extra arguments go to jest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+# Real parts the tests drive: nftables and iptables rulesets in network namespaces, ufw left
+# disabled as Debian ships it, lsblk from util-linux.
+packages=(nftables iptables ufw iproute2 util-linux)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+npm ci --no-audit --no-fund
+npm run build
+npm run typecheck
+npm run lint
+NODE_OPTIONS=--experimental-vm-modules npx jest --json --outputFile=.jest-results.json "$@"

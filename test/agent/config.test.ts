@@ -1,0 +1,68 @@
+import { loadConfig, managedConfigPath, userConfigPath } from '../../src/agent/config.js';
+import { ConfigInvalidError } from '../../src/shared/errors.js';
+
+function files(map: Record<string, string>) {
+  return (path: string) => map[path];
+}
+
+describe('loadConfig', () => {
+  const base = { platform: 'linux' as const, home: '/home/ana', uid: 1000 };
+
+  it('uses XDG defaults for a user, /var/cache for root', () => {
+    expect(loadConfig({ ...base, env: {}, readText: files({}) }).cacheDir).toBe(
+      '/home/ana/.cache/posture-agent',
+    );
+    expect(loadConfig({ ...base, uid: 0, env: {}, readText: files({}) }).cacheDir).toBe(
+      '/var/cache/posture-agent',
+    );
+  });
+
+  it('managed settings win over flags, environment and the user file', () => {
+    const config = loadConfig({
+      ...base,
+      env: { POSTURE_POLICY: '/env/policy.yaml' },
+      flags: { policyFile: '/flag/policy.yaml' },
+      readText: files({
+        [userConfigPath('linux', {}, '/home/ana')]:
+          '{"policyFile":"/user/policy.yaml","patchCacheTtlMinutes":5}',
+        [managedConfigPath('linux', {})]: '{"policyFile":"/etc/posture-agent/policy.yaml"}',
+      }),
+    });
+    expect(config.policyFile).toBe('/etc/posture-agent/policy.yaml');
+    expect(config.patchCacheTtlMs).toBe(5 * 60_000);
+  });
+
+  it('flags win over environment, environment over the user file', () => {
+    const userFile = userConfigPath('linux', {}, '/home/ana');
+    expect(
+      loadConfig({
+        ...base,
+        env: { POSTURE_POLICY: '/env.yaml' },
+        readText: files({ [userFile]: '{"policyFile":"/user.yaml"}' }),
+      }).policyFile,
+    ).toBe('/env.yaml');
+    expect(
+      loadConfig({
+        ...base,
+        env: { POSTURE_POLICY: '/env.yaml' },
+        flags: { policyFile: '/flag.yaml' },
+        readText: files({}),
+      }).policyFile,
+    ).toBe('/flag.yaml');
+  });
+
+  it.each([
+    ['broken JSON', '{"policyFile": '],
+    ['an unknown field', '{"polcyFile": "/x"}'],
+    ['a wrong type', '{"patchCacheTtlMinutes": "soon"}'],
+  ])('a managed file with %s is ERR_CONFIG_INVALID, never silently ignored', (_name, text) => {
+    const read = files({ [managedConfigPath('linux', {})]: text });
+    expect(() => loadConfig({ ...base, env: {}, readText: read })).toThrow(ConfigInvalidError);
+  });
+
+  it('a bad environment value is ERR_CONFIG_INVALID', () => {
+    expect(() =>
+      loadConfig({ ...base, env: { POSTURE_PATCH_CACHE_TTL_MINUTES: 'abc' }, readText: files({}) }),
+    ).toThrow(ConfigInvalidError);
+  });
+});

@@ -1,0 +1,127 @@
+/**
+ * The built `posture` command, run as a user would run it (the test command builds dist/ first).
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const CLI = join(process.cwd(), 'dist', 'cli', 'main.js');
+const dir = mkdtempSync(join(tmpdir(), 'posture-cli-'));
+const env = {
+  ...process.env,
+  POSTURE_CACHE_DIR: join(dir, 'cache'),
+  POSTURE_CONFIG: join(dir, 'none.json'),
+  NODE_OPTIONS: '',
+};
+
+async function posture(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env, timeout: 120_000 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+beforeAll(() => {
+  if (!existsSync(CLI))
+    throw new Error('dist/cli/main.js is missing: run `npm run build` first (the test command does)');
+});
+
+describe('posture CLI', () => {
+  it('--help documents the commands and exit codes', async () => {
+    const { code, stdout } = await posture(['--help']);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/check/);
+    expect(stdout).toMatch(/capture/);
+    expect(stdout).toMatch(/Exit codes/);
+  });
+
+  it('check --json prints the documented schema and exits by the overall verdict', async () => {
+    const { code, stdout } = await posture(['check', '--json']);
+    const out = JSON.parse(stdout) as {
+      schema: string;
+      report: { schema: string; checks: Record<string, unknown> };
+      evaluation: { overall: string; checks: { check: string; verdict: string; code: string }[] };
+    };
+    expect(out.schema).toBe('posture-check/v1');
+    expect(out.report.schema).toBe('posture-report/v1');
+    expect(Object.keys(out.report.checks).sort()).toEqual([
+      'disk_encryption',
+      'firewall',
+      'os_version',
+      'patch_level',
+    ]);
+    expect(code).toBe({ pass: 0, fail: 1, unknown: 2 }[out.evaluation.overall]);
+    // This CI machine's root disk is a plain virtio disk: the probe must say so.
+    expect(out.evaluation.checks.find((c) => c.check === 'disk_encryption')?.code).toBe('volume_unencrypted');
+  });
+
+  it('check prints a table with the verdict, the reason and the fix', async () => {
+    const { stdout } = await posture(['check']);
+    expect(stdout).toMatch(/^Disk encryption\s+FAIL/m);
+    expect(stdout).toMatch(/fix: /);
+    expect(stdout).toMatch(/^Overall: (PASS|FAIL|UNKNOWN)$/m);
+  });
+
+  it('capture --out then check --replay reproduces the verdicts', async () => {
+    const file = join(dir, 'capture.json');
+    const cap = await posture(['capture', '--out', file, '--note', 'cli test']);
+    expect(cap.code).toBe(0);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({
+      format: 'posture-capture',
+      version: 1,
+      note: 'cli test',
+    });
+    const live = JSON.parse((await posture(['check', '--json', '--no-cache'])).stdout) as {
+      evaluation: { checks: { code: string }[] };
+    };
+    const replay = await posture(['check', '--json', '--replay', file]);
+    const replayed = JSON.parse(replay.stdout) as {
+      report: { replayedFrom: string };
+      evaluation: { checks: { code: string }[] };
+    };
+    expect(replayed.report.replayedFrom).toBe(file);
+    expect(replayed.evaluation.checks.map((c) => c.code).slice(0, 3)).toEqual(
+      live.evaluation.checks.map((c) => c.code).slice(0, 3),
+    );
+  });
+
+  it('a bad policy file exits 3 with ERR_POLICY_INVALID and names the field', async () => {
+    const file = join(dir, 'bad-policy.yaml');
+    writeFileSync(file, 'version: 1\nchecks:\n  firewall:\n    required: sometimes\n');
+    const { code, stderr, stdout } = await posture(['check', '--policy', file]);
+    expect(code).toBe(3);
+    expect(stderr).toMatch(/\[ERR_POLICY_INVALID\]/);
+    expect(stderr).toMatch(/checks\.firewall\.required/);
+    expect(stdout).toBe('');
+  });
+
+  it('a policy that relaxes a check changes the verdict', async () => {
+    const file = join(dir, 'lenient.yaml');
+    writeFileSync(file, 'version: 1\nrevision: lenient\nchecks:\n  disk_encryption:\n    required: false\n');
+    const out = JSON.parse((await posture(['check', '--json', '--policy', file])).stdout) as {
+      evaluation: { policyRevision: string; checks: { check: string; verdict: string }[] };
+    };
+    expect(out.evaluation.policyRevision).toBe('lenient');
+    expect(out.evaluation.checks.find((c) => c.check === 'disk_encryption')?.verdict).toBe('not_applicable');
+  });
+
+  it.each([
+    ['missing', 'nope.json', 'ERR_CAPTURE_UNREADABLE'],
+    ['garbage', 'garbage.json', 'ERR_CAPTURE_INVALID'],
+  ])('a %s capture exits 3 with %s', async (_name, name, code) => {
+    if (name === 'garbage.json') writeFileSync(join(dir, name), 'not json at all');
+    const out = await posture(['check', '--replay', join(dir, name)]);
+    expect(out.code).toBe(3);
+    expect(out.stderr).toContain(`[${code}]`);
+  });
+
+  it('an unknown option exits 3', async () => {
+    expect((await posture(['check', '--frobnicate'])).code).toBe(3);
+  });
+});
