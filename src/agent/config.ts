@@ -17,6 +17,20 @@ const settingsSchema = z
     cacheDir: z.string().min(1).optional(),
     /** How long a package-manager / Windows Update result is reused. */
     patchCacheTtlMinutes: z.number().int().min(0).max(1440).optional(),
+    /** Where persistent agent state lives (key state, enrollment). */
+    stateDir: z.string().min(1).optional(),
+    /** Where the device key lives: hardware when present, else the OS keychain ("auto"). */
+    keyStore: z.enum(['auto', 'keychain', 'tpm', 'secure_enclave', 'file']).optional(),
+    /** Path of the key file; required with keyStore "file" and used only then. */
+    keyFile: z.string().min(1).optional(),
+    /** TPM access (tpm2-tools TCTI), e.g. "device:/dev/tpmrm0". */
+    tpmTcti: z.string().min(1).optional(),
+    /** This device's id at the verifier (set by enrollment); before enrollment the key's thumbprint. */
+    deviceId: z.string().min(1).max(200).optional(),
+    /** The audience attestations are made for (the verifier or access proxy URL). */
+    audience: z.string().url().optional(),
+    /** Attestation lifetime in seconds (at most 900). */
+    attestationLifetimeSeconds: z.number().int().min(30).max(900).optional(),
   })
   .strict();
 
@@ -26,6 +40,14 @@ export interface AgentConfig {
   policyFile?: string;
   cacheDir: string;
   patchCacheTtlMs: number;
+  stateDir: string;
+  keyStore: 'auto' | 'keychain' | 'tpm' | 'secure_enclave' | 'file';
+  keyFile?: string;
+  tpmTcti: string;
+  deviceId?: string;
+  audience?: string;
+  attestationLifetimeSeconds: number;
+  platform: NodeJS.Platform;
   /** %SystemRoot% on Windows. */
   systemRoot: string;
   /** Where each setting came from, for `posture config` and support. */
@@ -57,6 +79,19 @@ export function userConfigPath(platform: NodeJS.Platform, env: NodeJS.ProcessEnv
   return join(env.XDG_CONFIG_HOME ?? join(home, '.config'), 'posture-agent', 'config.json');
 }
 
+function defaultStateDir(
+  platform: NodeJS.Platform,
+  env: NodeJS.ProcessEnv,
+  home: string,
+  uid: number,
+): string {
+  if (platform === 'win32')
+    return join(env.LOCALAPPDATA ?? join(home, 'AppData', 'Local'), 'PostureAgent', 'state');
+  if (platform === 'darwin') return join(home, 'Library', 'Application Support', 'PostureAgent', 'state');
+  if (uid === 0) return '/var/lib/posture-agent';
+  return join(env.XDG_STATE_HOME ?? join(home, '.local', 'state'), 'posture-agent');
+}
+
 function defaultCacheDir(
   platform: NodeJS.Platform,
   env: NodeJS.ProcessEnv,
@@ -85,6 +120,11 @@ export function loadConfig(inputs: ConfigInputs = {}): AgentConfig {
       ...(env.POSTURE_PATCH_CACHE_TTL_MINUTES
         ? { patchCacheTtlMinutes: Number(env.POSTURE_PATCH_CACHE_TTL_MINUTES) }
         : {}),
+      ...(env.POSTURE_STATE_DIR ? { stateDir: env.POSTURE_STATE_DIR } : {}),
+      ...(env.POSTURE_KEY_STORE ? { keyStore: env.POSTURE_KEY_STORE } : {}),
+      ...(env.POSTURE_KEY_FILE ? { keyFile: env.POSTURE_KEY_FILE } : {}),
+      ...(env.POSTURE_TPM_TCTI ? { tpmTcti: env.POSTURE_TPM_TCTI } : {}),
+      ...(env.POSTURE_AUDIENCE ? { audience: env.POSTURE_AUDIENCE } : {}),
     },
     'environment (POSTURE_*)',
   );
@@ -98,6 +138,14 @@ export function loadConfig(inputs: ConfigInputs = {}): AgentConfig {
     ...(merged.policyFile ? { policyFile: merged.policyFile } : {}),
     cacheDir: merged.cacheDir ?? defaultCacheDir(platform, env, home, uid),
     patchCacheTtlMs: (merged.patchCacheTtlMinutes ?? 60) * 60_000,
+    stateDir: merged.stateDir ?? defaultStateDir(platform, env, home, uid),
+    keyStore: merged.keyStore ?? 'auto',
+    ...(merged.keyFile ? { keyFile: merged.keyFile } : {}),
+    tpmTcti: merged.tpmTcti ?? 'device:/dev/tpmrm0',
+    ...(merged.deviceId ? { deviceId: merged.deviceId } : {}),
+    ...(merged.audience ? { audience: merged.audience } : {}),
+    attestationLifetimeSeconds: merged.attestationLifetimeSeconds ?? 600,
+    platform,
     systemRoot: env.SystemRoot ?? env.SYSTEMROOT ?? 'C:\\Windows',
     sources: { userFile, managedFile },
   };

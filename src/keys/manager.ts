@@ -1,0 +1,186 @@
+/**
+ * Which device key is active, and rotating it safely. The state file holds only public facts
+ * (store, reference, kid, creation time) — never key material. Rotation: make the new key, record it
+ * as pending, have the old key sign the new key's thumbprint, switch the state atomically, and only
+ * then delete the old key. An interruption at any step leaves the working key in place.
+ */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { z } from 'zod';
+import type { KeyProtection } from '../shared/claims.js';
+import { ALG } from '../shared/claims.js';
+import { KeyError } from './errors.js';
+import { signCompact } from './jws.js';
+import type { DeviceKey, KeyStore } from './types.js';
+
+export const ROTATION_TYP = 'posture-key-rotation+jwt';
+
+const record = z.object({
+  store: z.enum(['tpm', 'secure_enclave', 'keychain', 'file']),
+  ref: z.string().min(1),
+  kid: z.string().min(1),
+  createdAt: z.string(),
+});
+const stateSchema = z.object({
+  version: z.literal(1),
+  active: record,
+  pending: record.optional(),
+  retired: z.array(record).default([]),
+  /** Rotation statements not yet sent to the verifier (enrollment sends and clears them). */
+  rotations: z.array(z.string()).default([]),
+});
+
+export type KeyRecord = z.output<typeof record>;
+export type KeyState = z.output<typeof stateSchema>;
+
+export interface KeyManagerDeps {
+  statePath: string;
+  /** The store for a protection level (construction may fail when not configured). */
+  storeFor(kind: KeyProtection): KeyStore;
+  /** The store a new key goes into (the configured one, or "auto"). */
+  chooseStore(): Promise<KeyStore>;
+  /** A reference for a new key in that store that no other key uses. */
+  newRef(store: KeyStore, state: KeyState | undefined): Promise<string>;
+}
+
+export async function readKeyState(path: string): Promise<KeyState | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new KeyError(
+      'ERR_KEY_STATE_CORRUPT',
+      `cannot read ${path} (${(error as NodeJS.ErrnoException).code}).`,
+    );
+  }
+  try {
+    return stateSchema.parse(JSON.parse(text));
+  } catch {
+    throw new KeyError(
+      'ERR_KEY_STATE_CORRUPT',
+      `${path} is damaged; the device key it names cannot be found. Move it aside and run \`posture key rotate --force-new\` (the device must enroll again).`,
+    );
+  }
+}
+
+async function writeKeyState(path: string, state: KeyState): Promise<void> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+  await rename(tmp, path);
+}
+
+const toRecord = (key: DeviceKey): KeyRecord => ({
+  store: key.protection,
+  ref: key.ref,
+  kid: key.kid,
+  createdAt: key.createdAt,
+});
+
+/** Opens the active device key, creating the first one when there is none. */
+export async function loadDeviceKey(
+  deps: KeyManagerDeps,
+  options: { create: boolean } = { create: true },
+): Promise<DeviceKey> {
+  const state = await readKeyState(deps.statePath);
+  if (state) {
+    const key = await deps.storeFor(state.active.store).open(state.active.ref, state.active.createdAt);
+    if (key.kid !== state.active.kid) {
+      throw new KeyError(
+        'ERR_KEY_STATE_CORRUPT',
+        `the key under "${state.active.ref}" is not the enrolled key ${state.active.kid} (it is ${key.kid}); something replaced it. Run \`posture key rotate --force-new\` and enroll again.`,
+      );
+    }
+    return key;
+  }
+  if (!options.create)
+    throw new KeyError(
+      'ERR_KEY_NOT_FOUND',
+      'this device has no device key yet. Run `posture key rotate --force-new` or any command that signs.',
+    );
+  const store = await deps.chooseStore();
+  const key = await store.create(await deps.newRef(store, undefined));
+  await writeKeyState(deps.statePath, { version: 1, active: toRecord(key), retired: [], rotations: [] });
+  return key;
+}
+
+export interface RotationResult {
+  previous?: KeyRecord;
+  active: DeviceKey;
+  /** JWS by the old key over the new key's thumbprint; absent with --force-new. */
+  statement?: string;
+}
+
+export async function rotateDeviceKey(
+  deps: KeyManagerDeps,
+  options: { forceNew?: boolean; now?: () => Date } = {},
+): Promise<RotationResult> {
+  const now = options.now ?? (() => new Date());
+  let state = await readKeyState(deps.statePath).catch((error: unknown) => {
+    if (options.forceNew) return undefined;
+    throw error;
+  });
+  // An earlier rotation that did not finish: its new key never became active; discard it.
+  if (state?.pending) {
+    await deps
+      .storeFor(state.pending.store)
+      .remove(state.pending.ref)
+      .catch(() => undefined);
+    state = { ...state, pending: undefined };
+    await writeKeyState(deps.statePath, state);
+  }
+  let old: DeviceKey | undefined;
+  if (state) {
+    try {
+      old = await deps.storeFor(state.active.store).open(state.active.ref, state.active.createdAt);
+    } catch (error) {
+      if (!options.forceNew) {
+        throw new KeyError(
+          'ERR_ROTATION_FAILED',
+          `the current device key cannot be used to sign the rotation (${(error as Error).message}). If it is lost, use --force-new and enroll again.`,
+          { cause: error },
+        );
+      }
+    }
+  }
+  const store = old ? deps.storeFor(old.protection) : await deps.chooseStore();
+  const fresh = await store.create(await deps.newRef(store, state));
+  if (state) {
+    state = { ...state, pending: toRecord(fresh) };
+    await writeKeyState(deps.statePath, state);
+  }
+  const statement = old
+    ? await signCompact(
+        { alg: ALG, typ: ROTATION_TYP, kid: old.kid },
+        {
+          old_kid: old.kid,
+          new_kid: fresh.kid,
+          new_jwk: fresh.publicJwk,
+          new_key_protection: fresh.protection,
+          iat: Math.floor(now().getTime() / 1000),
+        },
+        old,
+      )
+    : undefined;
+  const previous = state?.active;
+  const retired = [...(state?.retired ?? []), ...(previous ? [previous] : [])];
+  const next: KeyState = {
+    version: 1,
+    active: toRecord(fresh),
+    retired,
+    rotations: [...(state?.rotations ?? []), ...(statement ? [statement] : [])].slice(-5),
+  };
+  await writeKeyState(deps.statePath, next);
+  // Only now that the state names the new key is the old one deleted.
+  const kept: KeyRecord[] = [];
+  for (const r of retired) {
+    try {
+      await deps.storeFor(r.store).remove(r.ref);
+    } catch {
+      kept.push(r); // tried again at the next rotation
+    }
+  }
+  if (kept.length !== retired.length) await writeKeyState(deps.statePath, { ...next, retired: kept });
+  return { ...(previous ? { previous } : {}), active: fresh, ...(statement ? { statement } : {}) };
+}

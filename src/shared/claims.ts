@@ -1,0 +1,59 @@
+/**
+ * The wire contract between agent and verifier (DESIGN §2.5–2.6): header names, token types, the
+ * claims of the posture attestation and of the per-request proof, and their limits. Both sides
+ * import these constants so they cannot drift apart.
+ */
+import type { OsFamily, PostureChecks } from './posture.js';
+
+export const ATTESTATION_HEADER = 'Posture-Attestation';
+export const PROOF_HEADER = 'Posture-Proof';
+export const ATTESTATION_TYP = 'posture-attestation+jwt';
+export const PROOF_TYP = 'posture-proof+jwt';
+export const ALG = 'ES256';
+/** RFC 9711 eat_profile naming this attestation format. */
+export const EAT_PROFILE = 'tag:posture-agent.org,2026:attestation:v1';
+/** Every header value is at most this many bytes. */
+export const MAX_HEADER_BYTES = 8 * 1024;
+export const DEFAULT_ATTESTATION_LIFETIME_S = 600;
+export const MAX_ATTESTATION_LIFETIME_S = 900;
+
+export type KeyProtection = 'tpm' | 'secure_enclave' | 'keychain' | 'file';
+
+/** A public P-256 key as a JWK (RFC 7517), the only kind used. */
+export interface PublicJwk {
+  kty: 'EC';
+  crv: 'P-256';
+  x: string;
+  y: string;
+}
+
+export interface AttestationClaims {
+  iss: string;
+  sub: string;
+  aud: string;
+  iat: number;
+  exp: number;
+  jti: string;
+  eat_nonce?: string;
+  eat_profile: typeof EAT_PROFILE;
+  swname: string;
+  swversion: string;
+  key_protection: KeyProtection;
+  cnf: { jwk: PublicJwk };
+  posture: AttestedPosture;
+}
+
+/** The posture as attested: the observations (compacted to fit a header), not verdicts. */
+export interface AttestedPosture {
+  platform: OsFamily | 'unsupported';
+  collectedAt: string;
+  checks: PostureChecks;
+}
+
+export interface ProofClaims {
+  htm: string;
+  htu: string;
+  iat: number;
+  jti: string;
+  ath: string;
+}

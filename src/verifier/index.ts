@@ -1,0 +1,16 @@
+/** The verification library: jose and src/shared only, no Node APIs; runs on any JS runtime. */
+export { verifyRequest } from './verify-request.js';
+export type {
+  Decision,
+  DenyReason,
+  DeviceRecord,
+  DeviceStatus,
+  VerifiedAttestation,
+  VerifyOptions,
+  VerifyRequestInput,
+} from './verify-request.js';
+export { AttestationCache } from './cache.js';
+export { MemoryReplayStore } from './replay.js';
+export type { ReplayResult, ReplayStore } from './replay.js';
+export { REASONS } from './reasons.js';
+export type { ReasonCode } from './reasons.js';

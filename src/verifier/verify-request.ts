@@ -1,0 +1,340 @@
+/**
+ * verifyRequest: every check of DESIGN §2.7, in that order; the first failure denies with a stable
+ * reason code. Never throws: an error inside denies too (fail closed).
+ */
+import type { AttestationClaims, KeyProtection, PublicJwk } from '../shared/claims.js';
+import {
+  ALG,
+  ATTESTATION_HEADER,
+  ATTESTATION_TYP,
+  EAT_PROFILE,
+  MAX_ATTESTATION_LIFETIME_S,
+  MAX_HEADER_BYTES,
+  PROOF_HEADER,
+  PROOF_TYP,
+} from '../shared/claims.js';
+import type { CheckVerdict, Evaluation } from '../shared/evaluate.js';
+import { evaluatePosture } from '../shared/evaluate.js';
+import type { Policy } from '../shared/policy.js';
+import type { CheckId, PostureChecks } from '../shared/posture.js';
+import { AttestationCache } from './cache.js';
+import type { ReasonCode } from './reasons.js';
+import { REASONS } from './reasons.js';
+import type { ReplayStore } from './replay.js';
+import type { CompactParts, VerifyKey } from './tokens.js';
+import {
+  asPublicP256,
+  importVerifyKey,
+  normalizeHtu,
+  parseCompact,
+  sha256Base64url,
+  verifySignature,
+} from './tokens.js';
+
+export type DeviceStatus = 'active' | 'revoked' | 'locked';
+
+export interface DeviceRecord {
+  deviceId: string;
+  /** RFC 7638 thumbprint of the device key: the attestation's `kid`. */
+  kid: string;
+  jwk: PublicJwk;
+  status: DeviceStatus;
+  keyProtection?: KeyProtection;
+}
+
+export interface VerifyRequestInput {
+  /** The original request's method, from trusted forwarded headers. */
+  method: string;
+  /** The original request's absolute URL, from trusted forwarded headers. */
+  url: string;
+  /** The request headers; names are matched case-insensitively; an array means the header came several times. */
+  headers: Record<string, string | string[] | undefined>;
+}
+
+export interface VerifyOptions {
+  audience: string | readonly string[];
+  lookupDevice(kid: string): Promise<DeviceRecord | undefined>;
+  policy: Policy;
+  replayStore: ReplayStore;
+  now?: () => number;
+  /** How old a proof may be (default 60 s). */
+  proofMaxAgeSeconds?: number;
+  /** Tolerated clock difference for times in the future (default 5 s). */
+  clockSkewSeconds?: number;
+  /** How old an attestation may be, and how long it may live (default and maximum 900 s). */
+  maxAttestationAgeSeconds?: number;
+  /** When set, attestations must carry an eat_nonce this accepts. */
+  nonce?: { required: boolean; verify(nonce: string, nowMs: number): Promise<boolean> };
+  cache?: AttestationCache<VerifiedAttestation>;
+  decisionId?: () => string;
+}
+
+export interface DenyReason {
+  code: ReasonCode;
+  message: string;
+  check?: CheckId;
+  remediation?: string;
+}
+
+export interface Decision {
+  allowed: boolean;
+  status: number;
+  reasons: DenyReason[];
+  decisionId: string;
+  policyRevision: string;
+  device?: { id: string; kid: string; keyProtection: KeyProtection };
+  evaluation?: Evaluation;
+  /** When the attestation ends (ms since 1970): a session cookie must not outlive it. */
+  attestationExpiresAt?: number;
+}
+
+export interface VerifiedAttestation {
+  claims: AttestationClaims;
+  kid: string;
+  cnfKey: VerifyKey;
+}
+
+const KEY_PROTECTIONS = new Set(['tpm', 'secure_enclave', 'keychain', 'file']);
+const CHECK_STATUSES = new Set(['observed', 'unknown']);
+const defaultCache = new AttestationCache<VerifiedAttestation>();
+
+class Deny {
+  constructor(
+    readonly code: ReasonCode,
+    readonly detail?: string,
+  ) {}
+}
+
+export async function verifyRequest(request: VerifyRequestInput, options: VerifyOptions): Promise<Decision> {
+  const decisionId = options.decisionId?.() ?? crypto.randomUUID();
+  const policyRevision = options.policy.revision;
+  try {
+    return await verify(request, options, decisionId);
+  } catch (error) {
+    const code: ReasonCode = error instanceof Deny ? error.code : 'internal_error';
+    const [status, message] = REASONS[code];
+    const detail = error instanceof Deny && error.detail ? ` (${error.detail})` : '';
+    return {
+      allowed: false,
+      status,
+      reasons: [{ code, message: `${message}${detail}` }],
+      decisionId,
+      policyRevision,
+    };
+  }
+}
+
+function headerValue(headers: VerifyRequestInput['headers'], name: string): string {
+  const wanted = name.toLowerCase();
+  const values: string[] = [];
+  for (const [key, value] of Object.entries(headers)) {
+    if (key.toLowerCase() !== wanted || value === undefined) continue;
+    values.push(...(Array.isArray(value) ? value : [value]));
+  }
+  if (values.length === 0) throw new Deny('headers_missing');
+  // A JWS has no comma: one means a proxy joined repeated headers.
+  if (values.length > 1 || (values[0] ?? '').includes(',')) throw new Deny('header_duplicated', name);
+  const value = (values[0] ?? '').trim();
+  if (value.length > MAX_HEADER_BYTES) throw new Deny('header_too_large', name);
+  return value;
+}
+
+const int = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
+const str = (v: unknown, max = 4096): v is string => typeof v === 'string' && v.length > 0 && v.length <= max;
+
+async function verify(
+  request: VerifyRequestInput,
+  options: VerifyOptions,
+  decisionId: string,
+): Promise<Decision> {
+  const nowMs = (options.now ?? Date.now)();
+  const now = Math.floor(nowMs / 1000);
+  const skew = options.clockSkewSeconds ?? 5;
+  const proofMaxAge = options.proofMaxAgeSeconds ?? 60;
+  const maxAge = Math.min(
+    options.maxAttestationAgeSeconds ?? MAX_ATTESTATION_LIFETIME_S,
+    MAX_ATTESTATION_LIFETIME_S,
+  );
+  const cache = options.cache ?? defaultCache;
+
+  // 1. Header count, size and compact-JWS shape.
+  const attestationText = headerValue(request.headers, ATTESTATION_HEADER);
+  const proofText = headerValue(request.headers, PROOF_HEADER);
+  const proof = parseCompact(proofText);
+  const attestation = parseCompact(attestationText);
+  if (!proof || !attestation) throw new Deny('malformed_token', proof ? ATTESTATION_HEADER : PROOF_HEADER);
+
+  // 2. Proof: pinned typ and alg, its embedded public key, its signature.
+  const ph = proof.header;
+  if ('crit' in ph) throw new Deny('crit_unsupported', PROOF_HEADER);
+  const proofJwk = asPublicP256(ph.jwk);
+  if (ph.typ !== PROOF_TYP || ph.alg !== ALG || !proofJwk) throw new Deny('proof_header_invalid');
+  const attestationHash = await sha256Base64url(attestationText);
+  const cached = cache.get(attestationHash, nowMs);
+  const sameKey = cached && sameJwk(cached.claims.cnf.jwk, proofJwk);
+  const proofKey = sameKey ? cached.cnfKey : await importVerifyKey(proofJwk).catch(() => undefined);
+  if (!proofKey) throw new Deny('proof_header_invalid');
+  if (!(await verifySignature(proofKey, proof))) throw new Deny('proof_signature_invalid');
+
+  // 3. Proof claims against the original request, and its age.
+  const pc = proof.payload;
+  if (
+    !str(pc.htm, 16) ||
+    !str(pc.htu) ||
+    !int(pc.iat) ||
+    !str(pc.jti, 128) ||
+    pc.jti.length < 16 ||
+    !str(pc.ath, 64)
+  ) {
+    throw new Deny('proof_claims_invalid');
+  }
+  if (pc.htm !== request.method.toUpperCase()) throw new Deny('proof_method_mismatch');
+  const expected = normalizeHtu(request.url);
+  if (!expected || normalizeHtu(pc.htu) !== expected) throw new Deny('proof_url_mismatch');
+  if (pc.iat < now - proofMaxAge || pc.iat > now + skew) throw new Deny('proof_iat_out_of_window');
+
+  // 4. Attestation: signature by the enrolled device key, then its claims.
+  const verified = cached ?? (await verifyAttestation(attestation, options, now, skew, maxAge, nowMs));
+  if (!cached) cache.set(attestationHash, verified, verified.claims.exp * 1000);
+  const claims = verified.claims;
+  if (claims.exp <= now) throw new Deny('attestation_expired');
+
+  // 5. Device status, looked up every time so revocation takes effect at once.
+  const device = await lookup(options, verified.kid);
+  if (device.status === 'revoked') throw new Deny('device_revoked');
+  if (device.status === 'locked') throw new Deny('device_locked');
+  if (device.deviceId !== claims.sub) throw new Deny('attestation_subject_mismatch');
+
+  // 6. Binding of the proof to this attestation.
+  if (pc.ath !== attestationHash) throw new Deny('binding_ath_mismatch');
+  if (!sameJwk(claims.cnf.jwk, proofJwk)) throw new Deny('binding_cnf_mismatch');
+
+  // 7. Replay, only once all the cryptography has passed.
+  let replay;
+  try {
+    replay = await options.replayStore.remember(
+      `proof:${pc.jti}`,
+      (pc.iat + proofMaxAge + skew) * 1000,
+      nowMs,
+    );
+  } catch {
+    replay = 'unavailable' as const;
+  }
+  if (replay === 'replayed') throw new Deny('proof_replayed');
+  if (replay === 'unavailable') throw new Deny('replay_store_unavailable');
+
+  // 8. Policy, with the same evaluation the agent shows its user.
+  let evaluation: Evaluation;
+  try {
+    evaluation = evaluatePosture(
+      claims.posture.checks as PostureChecks,
+      options.policy,
+      claims.posture.platform,
+      new Date(nowMs),
+    );
+  } catch {
+    throw new Deny('attestation_claims_invalid', 'posture');
+  }
+  const deviceInfo = { id: device.deviceId, kid: device.kid, keyProtection: claims.key_protection };
+  const base = {
+    decisionId,
+    policyRevision: options.policy.revision,
+    device: deviceInfo,
+    evaluation,
+    attestationExpiresAt: claims.exp * 1000,
+  };
+  if (evaluation.overall === 'pass') return { ...base, allowed: true, status: 200, reasons: [] };
+  const code: ReasonCode = evaluation.overall === 'fail' ? 'posture_failed' : 'posture_unknown';
+  const failing = evaluation.checks.filter((c) => c.verdict === evaluation.overall);
+  return {
+    ...base,
+    allowed: false,
+    status: REASONS[code][0],
+    reasons: failing.map((c) => postureReason(code, c)),
+  };
+}
+
+function postureReason(code: ReasonCode, v: CheckVerdict): DenyReason {
+  return {
+    code,
+    check: v.check,
+    message: v.reason,
+    ...(v.remediation ? { remediation: v.remediation } : {}),
+  };
+}
+
+async function lookup(options: VerifyOptions, kid: string): Promise<DeviceRecord> {
+  let device: DeviceRecord | undefined;
+  try {
+    device = await options.lookupDevice(kid);
+  } catch {
+    throw new Deny('store_unavailable');
+  }
+  if (!device || device.kid !== kid) throw new Deny('device_unknown');
+  return device;
+}
+
+async function verifyAttestation(
+  parts: CompactParts,
+  options: VerifyOptions,
+  now: number,
+  skew: number,
+  maxAge: number,
+  nowMs: number,
+): Promise<VerifiedAttestation> {
+  const h = parts.header;
+  if ('crit' in h) throw new Deny('crit_unsupported', ATTESTATION_HEADER);
+  if ('jwk' in h || 'jku' in h || 'x5c' in h || 'x5u' in h) throw new Deny('attestation_embedded_key');
+  if (h.typ !== ATTESTATION_TYP || h.alg !== ALG || !str(h.kid, 128))
+    throw new Deny('attestation_header_invalid');
+  const device = await lookup(options, h.kid);
+  const key = await importVerifyKey(device.jwk).catch(() => {
+    throw new Deny('store_unavailable', 'enrolled key unreadable');
+  });
+  if (!(await verifySignature(key, parts))) throw new Deny('attestation_signature_invalid');
+
+  const c = parts.payload;
+  const cnf = asPublicP256((c.cnf as { jwk?: unknown } | undefined)?.jwk);
+  const posture = c.posture as { platform?: unknown; checks?: unknown; collectedAt?: unknown } | undefined;
+  const checksValid =
+    posture?.checks !== null &&
+    typeof posture?.checks === 'object' &&
+    Object.values(posture.checks as object).every(
+      (r) =>
+        r !== null && typeof r === 'object' && CHECK_STATUSES.has((r as { status?: string }).status ?? ''),
+    );
+  if (
+    !str(c.iss, 200) ||
+    !str(c.sub, 200) ||
+    !str(c.aud) ||
+    !int(c.iat) ||
+    !int(c.exp) ||
+    !str(c.jti, 128) ||
+    c.eat_profile !== EAT_PROFILE ||
+    !KEY_PROTECTIONS.has(String(c.key_protection)) ||
+    !cnf ||
+    !checksValid ||
+    typeof posture?.platform !== 'string'
+  ) {
+    throw new Deny('attestation_claims_invalid');
+  }
+  if (c.iss !== c.sub || c.sub !== device.deviceId) throw new Deny('attestation_subject_mismatch');
+  const audiences = typeof options.audience === 'string' ? [options.audience] : options.audience;
+  if (!audiences.includes(c.aud)) throw new Deny('attestation_audience_invalid');
+  if (c.exp <= now) throw new Deny('attestation_expired');
+  if (c.iat > now + skew) throw new Deny('attestation_not_yet_valid');
+  if (c.exp - c.iat > maxAge || now - c.iat > maxAge) throw new Deny('attestation_too_old');
+  if (options.nonce) {
+    const nonce = c.eat_nonce;
+    const ok =
+      nonce === undefined
+        ? !options.nonce.required
+        : str(nonce, 512) && (await options.nonce.verify(nonce, nowMs).catch(() => false));
+    if (!ok) throw new Deny('attestation_nonce_invalid');
+  }
+  return { claims: c as unknown as AttestationClaims, kid: device.kid, cnfKey: await importVerifyKey(cnf) };
+}
+
+function sameJwk(a: PublicJwk, b: PublicJwk): boolean {
+  return a.x === b.x && a.y === b.y && a.crv === b.crv && a.kty === b.kty;
+}
