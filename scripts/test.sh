@@ -8,8 +8,9 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 # Real parts the tests drive: nftables and iptables rulesets in network namespaces, ufw left
-# disabled as Debian ships it, lsblk from util-linux.
-packages=(nftables iptables ufw iproute2 util-linux)
+# disabled as Debian ships it, lsblk from util-linux; a Secret Service (gnome-keyring on a private
+# D-Bus session) for the keychain; a TPM 2.0 (swtpm) driven through tpm2-tools.
+packages=(nftables iptables ufw iproute2 util-linux dbus gnome-keyring libsecret-tools swtpm swtpm-tools tpm2-tools libtss2-tcti-swtpm0)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -23,4 +24,5 @@ npm ci --no-audit --no-fund
 npm run build
 npm run typecheck
 npm run lint
-NODE_OPTIONS=--experimental-vm-modules npx jest --json --outputFile=.jest-results.json "$@"
+NODE_OPTIONS=--experimental-vm-modules /usr/bin/dbus-run-session -- scripts/with-keyring.sh \
+  npx jest --json --outputFile=.jest-results.json "$@"
