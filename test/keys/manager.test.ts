@@ -1,0 +1,152 @@
+/**
+ * Key state and rotation, with real stores: explicit file keys here, and the TPM (swtpm) and
+ * keychain (Secret Service) in the end-to-end tests.
+ */
+import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
+import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { base64url } from 'jose';
+import { KeyError } from '../../src/keys/errors.js';
+import { fileStore } from '../../src/keys/file-store.js';
+import type { KeyManagerDeps } from '../../src/keys/manager.js';
+import { loadDeviceKey, readKeyState, rotateDeviceKey, ROTATION_TYP } from '../../src/keys/manager.js';
+import { keyManagerDeps } from '../../src/keys/select.js';
+import { testConfig } from '../helpers/config.js';
+
+function fileDeps(): KeyManagerDeps & { dir: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'posture-keys-'));
+  const config = testConfig({
+    stateDir: join(dir, 'state'),
+    keyStore: 'file',
+    keyFile: join(dir, 'device-key.json'),
+  });
+  return { ...keyManagerDeps(config, process.cwd()), dir };
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await promise;
+    return undefined;
+  } catch (error) {
+    expect(error).toBeInstanceOf(KeyError);
+    return (error as KeyError).code;
+  }
+}
+
+describe('key manager', () => {
+  it('creates the first key once and then keeps opening it', async () => {
+    const deps = fileDeps();
+    const first = await loadDeviceKey(deps);
+    const again = await loadDeviceKey(deps);
+    expect(again.kid).toBe(first.kid);
+    expect(first.protection).toBe('file');
+    expect(statSync(first.ref).mode & 0o777).toBe(0o600);
+    const state = await readKeyState(deps.statePath);
+    expect(state?.active).toMatchObject({ store: 'file', kid: first.kid });
+    expect(readFileSync(deps.statePath, 'utf8')).not.toMatch(/"d"/);
+  });
+
+  it('rotation: the old key signs the new key\u2019s thumbprint, the state switches, the old key is deleted', async () => {
+    const deps = fileDeps();
+    const old = await loadDeviceKey(deps);
+    const { active, statement, previous } = await rotateDeviceKey(deps);
+    expect(previous?.kid).toBe(old.kid);
+    expect(active.kid).not.toBe(old.kid);
+    expect((await loadDeviceKey(deps)).kid).toBe(active.kid);
+    const [h, p, s] = (statement ?? '').split('.') as [string, string, string];
+    expect(JSON.parse(new TextDecoder().decode(base64url.decode(h)))).toEqual({
+      alg: 'ES256',
+      typ: ROTATION_TYP,
+      kid: old.kid,
+    });
+    const claims = JSON.parse(new TextDecoder().decode(base64url.decode(p))) as {
+      old_kid: string;
+      new_kid: string;
+    };
+    expect(claims).toMatchObject({ old_kid: old.kid, new_kid: active.kid });
+    const ok = cryptoVerify(
+      'sha256',
+      Buffer.from(`${h}.${p}`),
+      { key: createPublicKey({ key: { ...old.publicJwk }, format: 'jwk' }), dsaEncoding: 'ieee-p1363' },
+      base64url.decode(s),
+    );
+    expect(ok).toBe(true);
+    expect(await codeOf(fileStore().open(old.ref, old.createdAt))).toBe('ERR_KEY_NOT_FOUND');
+    expect((await readKeyState(deps.statePath))?.rotations).toEqual([statement]);
+  });
+
+  it('an interrupted rotation never loses the working key', async () => {
+    const deps = fileDeps();
+    const working = await loadDeviceKey(deps);
+    // The machine dies right after the new key was recorded as pending.
+    const crashing: KeyManagerDeps = {
+      ...deps,
+      storeFor: (kind) => {
+        const store = deps.storeFor(kind);
+        return {
+          ...store,
+          create: async (ref) => {
+            const key = await store.create(ref);
+            const state = JSON.parse(readFileSync(deps.statePath, 'utf8'));
+            writeFileSync(
+              deps.statePath,
+              JSON.stringify({
+                ...state,
+                pending: { store: 'file', ref: key.ref, kid: key.kid, createdAt: key.createdAt },
+              }),
+            );
+            throw new Error('power lost');
+          },
+        };
+      },
+    };
+    await expect(rotateDeviceKey(crashing)).rejects.toThrow('power lost');
+    expect((await loadDeviceKey(deps)).kid).toBe(working.kid);
+    // The next rotation discards the half-made key and completes.
+    const { active, previous } = await rotateDeviceKey(deps);
+    expect(previous?.kid).toBe(working.kid);
+    expect((await readKeyState(deps.statePath))?.pending).toBeUndefined();
+    expect((await loadDeviceKey(deps)).kid).toBe(active.kid);
+  });
+
+  it('a lost key cannot sign a rotation; --force-new replaces it without a statement', async () => {
+    const deps = fileDeps();
+    const lost = await loadDeviceKey(deps);
+    await fileStore().remove(lost.ref);
+    expect(await codeOf(loadDeviceKey(deps))).toBe('ERR_KEY_NOT_FOUND');
+    expect(await codeOf(rotateDeviceKey(deps))).toBe('ERR_ROTATION_FAILED');
+    const { active, statement } = await rotateDeviceKey(deps, { forceNew: true });
+    expect(statement).toBeUndefined();
+    expect((await loadDeviceKey(deps)).kid).toBe(active.kid);
+  });
+
+  it('a damaged state file is ERR_KEY_STATE_CORRUPT', async () => {
+    const deps = fileDeps();
+    await loadDeviceKey(deps);
+    writeFileSync(deps.statePath, '{"version": 1, "active": 42}');
+    expect(await codeOf(loadDeviceKey(deps))).toBe('ERR_KEY_STATE_CORRUPT');
+  });
+
+  it('a file key readable by others is refused', async () => {
+    const deps = fileDeps();
+    const key = await loadDeviceKey(deps);
+    chmodSync(key.ref, 0o644);
+    expect(await codeOf(loadDeviceKey(deps))).toBe('ERR_FILE_KEY_INSECURE');
+  });
+
+  it('a corrupt file key is ERR_KEY_CORRUPT', async () => {
+    const deps = fileDeps();
+    const key = await loadDeviceKey(deps);
+    writeFileSync(key.ref, '{"kty":"EC","crv":"P-256","x":"AAAA","y":"AAAA","d":"AAAA"}', { mode: 0o600 });
+    expect(await codeOf(loadDeviceKey(deps))).toBe('ERR_KEY_CORRUPT');
+  });
+
+  it('file keys are used only when configured explicitly', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'posture-keys-'));
+    const deps = keyManagerDeps(testConfig({ stateDir: dir, keyStore: 'keychain' }), process.cwd());
+    expect(() => deps.storeFor('file')).toThrow(KeyError);
+    const noPath = keyManagerDeps(testConfig({ stateDir: dir, keyStore: 'file' }), process.cwd());
+    expect(await codeOf(noPath.chooseStore())).toBe('ERR_FILE_KEY_NOT_ALLOWED');
+  });
+});

@@ -1,0 +1,88 @@
+/**
+ * The TPM store against a real TPM 2.0 (swtpm) through tpm2-tools.
+ */
+import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { KeyError } from '../../src/keys/errors.js';
+import { HANDLE_BASE, tpmStore } from '../../src/keys/tpm.js';
+import type { Swtpm } from '../fakes/swtpm.js';
+import { startSwtpm, swtpmAvailable } from '../fakes/swtpm.js';
+
+if (!swtpmAvailable() && process.env.CI)
+  throw new Error('CI must provide swtpm and tpm2-tools (scripts/test.sh installs them)');
+const describeReal = swtpmAvailable() ? describe : describe.skip;
+
+function verifies(jwk: object, data: Uint8Array, signature: Uint8Array): boolean {
+  return cryptoVerify(
+    'sha256',
+    data,
+    { key: createPublicKey({ key: { ...jwk }, format: 'jwk' }), dsaEncoding: 'ieee-p1363' },
+    signature,
+  );
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await promise;
+    return undefined;
+  } catch (error) {
+    expect(error).toBeInstanceOf(KeyError);
+    return (error as KeyError).code;
+  }
+}
+
+describeReal('TPM store on swtpm', () => {
+  let tpm: Swtpm;
+  beforeAll(async () => {
+    tpm = await startSwtpm();
+  });
+  afterAll(async () => {
+    await tpm.stop();
+  });
+
+  it('creates a non-exportable P-256 key at a persistent handle; its DER signatures become valid ES256', async () => {
+    const store = tpmStore({ tcti: tpm.tcti });
+    const handle = await store.freeHandle();
+    expect(handle).toBe(`0x${HANDLE_BASE.toString(16)}`);
+    const key = await store.create(handle);
+    expect(key.protection).toBe('tpm');
+    expect(key.ref).toBe(handle);
+    for (let i = 0; i < 5; i++) {
+      const data = new TextEncoder().encode(`attestation ${i}`);
+      const signature = await key.sign(data);
+      expect(signature).toHaveLength(64);
+      expect(verifies(key.publicJwk, data, signature)).toBe(true);
+    }
+    const pub = execFileSync('/usr/bin/tpm2_readpublic', ['-T', tpm.tcti, '-c', handle], {
+      encoding: 'utf8',
+    });
+    expect(pub).toMatch(/fixedtpm/);
+    expect(pub).toMatch(/fixedparent/);
+    expect(pub).toMatch(/sensitivedataorigin/);
+  });
+
+  it('keeps the key across a TPM restart', async () => {
+    const store = tpmStore({ tcti: tpm.tcti });
+    const handle = await store.freeHandle();
+    const key = await store.create(handle);
+    await tpm.restart();
+    const reopened = await tpmStore({ tcti: tpm.tcti }).open(handle, key.createdAt);
+    expect(reopened.kid).toBe(key.kid);
+    const data = new TextEncoder().encode('after restart');
+    expect(verifies(key.publicJwk, data, await reopened.sign(data))).toBe(true);
+  });
+
+  it('refuses to overwrite a used handle, and removes a key', async () => {
+    const store = tpmStore({ tcti: tpm.tcti });
+    const handle = await store.freeHandle();
+    const key = await store.create(handle);
+    expect(await codeOf(store.create(handle))).toBe('ERR_ROTATION_FAILED');
+    await store.remove(handle);
+    expect(await codeOf(store.open(handle, key.createdAt))).toBe('ERR_KEY_NOT_FOUND');
+  });
+
+  it('an unreachable TPM is ERR_TPM_UNAVAILABLE', async () => {
+    const store = tpmStore({ tcti: 'swtpm:host=127.0.0.1,port=1', timeoutMs: 10_000 });
+    expect(await codeOf(store.open('0x81000100', ''))).toBe('ERR_TPM_UNAVAILABLE');
+  });
+});
