@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { loadConfig } from '../dist/agent/config.js';
-import { collectFrom } from '../dist/cli/posture.js';
+import { collectFrom } from '../dist/agent/collect.js';
 import { createLiveHost } from '../dist/probes/live-host.js';
 import { osFamily, probesFor } from '../dist/probes/registry.js';
 import { runProbe } from '../dist/probes/run.js';
@@ -36,9 +36,15 @@ const rows = [];
 const add = (name, s, note = '') => rows.push({ name, median: s.median, p95: s.p95, note });
 
 // In process: what the daemon pays per check.
-add('full check, cold (no cache, new host)', await time(() => collectFrom(createLiveHost(), config, { cache: false })));
+add(
+  'full check, cold (no cache, new host)',
+  await time(() => collectFrom(createLiveHost(), config, { cache: false })),
+);
 await collectFrom(createLiveHost(), config, { cache: true }); // fill the patch cache
-add('full check, warm (patch cache filled)', await time(() => collectFrom(createLiveHost(), config, { cache: true })));
+add(
+  'full check, warm (patch cache filled)',
+  await time(() => collectFrom(createLiveHost(), config, { cache: true })),
+);
 const host = createLiveHost();
 for (const probe of probesFor(osFamily(process.platform))) {
   add(`probe ${probe.check}`, await time(() => runProbe(host, probe)));
@@ -49,7 +55,8 @@ add('inventory (systeminformation)', await time(() => createLiveHost().inventory
 const node = await time(() => execFileSync(process.execPath, ['-e', '0']));
 add('baseline: node -e 0', node);
 const cliEnv = { ...process.env, POSTURE_CACHE_DIR: cacheDir };
-const cli = (args) => () => execFileSync(process.execPath, ['dist/cli/main.js', ...args], { env: cliEnv, stdio: 'ignore' }).toString();
+const cli = (args) => () =>
+  execFileSync(process.execPath, ['dist/cli/main.js', ...args], { env: cliEnv, stdio: 'ignore' }).toString();
 const run = (args) => () => {
   try {
     cli(args)();
@@ -64,6 +71,9 @@ add('posture check, warm cache (process)', warm, `${(warm.median / node.median).
 
 rmSync(cacheDir, { recursive: true, force: true });
 const pad = (s, n) => String(s).padEnd(n);
-console.log(`Posture Agent benchmarks: ${ITERATIONS} runs each, ${process.platform} ${process.arch}, node ${process.version}`);
+console.log(
+  `Posture Agent benchmarks: ${ITERATIONS} runs each, ${process.platform} ${process.arch}, node ${process.version}`,
+);
 console.log(`${pad('what', 42)} ${pad('median ms', 10)} ${pad('p95 ms', 10)} note`);
-for (const r of rows) console.log(`${pad(r.name, 42)} ${pad(r.median.toFixed(1), 10)} ${pad(r.p95.toFixed(1), 10)} ${r.note}`);
+for (const r of rows)
+  console.log(`${pad(r.name, 42)} ${pad(r.median.toFixed(1), 10)} ${pad(r.p95.toFixed(1), 10)} ${r.note}`);

@@ -2,10 +2,12 @@
 /** The `posture` command. */
 import { Command, CommanderError } from 'commander';
 import { loadConfig } from '../agent/config.js';
+import { KeyError } from '../keys/errors.js';
 import { PostureError } from '../shared/errors.js';
 import { createLiveHost } from '../probes/live-host.js';
 import { AGENT } from '../probes/run.js';
 import { formatCheckTable } from './format.js';
+import { registerPresentCommands } from './present.js';
 import {
   EXIT,
   exitCodeFor,
@@ -26,8 +28,9 @@ program
     'after',
     `
 Exit codes of "check": 0 every check passes, 1 a check fails, 2 none fails but one is unknown,
-3 bad usage, policy, config or capture file, 4 internal error.
-Environment: POSTURE_POLICY, POSTURE_CACHE_DIR, POSTURE_CONFIG, POSTURE_PATCH_CACHE_TTL_MINUTES.
+3 bad usage, policy, config or capture file, 4 internal error, 5 the device key cannot be used
+(keychain locked or absent, TPM unreachable; the message ends with a code such as [ERR_KEYCHAIN_LOCKED]).
+Environment: POSTURE_POLICY, POSTURE_CACHE_DIR, POSTURE_CONFIG, POSTURE_PATCH_CACHE_TTL_MINUTES,\nPOSTURE_STATE_DIR, POSTURE_KEY_STORE, POSTURE_KEY_FILE, POSTURE_TPM_TCTI, POSTURE_AUDIENCE.
 Managed settings (${'/etc/posture-agent/managed.json'} on Linux) override all of them.`,
   );
 
@@ -67,6 +70,8 @@ program
     );
   });
 
+registerPresentCommands(program);
+
 async function main(argv: string[]): Promise<void> {
   try {
     await program.parseAsync(argv);
@@ -77,7 +82,7 @@ async function main(argv: string[]): Promise<void> {
     }
     if (error instanceof PostureError) {
       process.stderr.write(`posture: ${error.message} [${error.code}]\n`);
-      process.exitCode = EXIT.usage;
+      process.exitCode = error instanceof KeyError ? EXIT.key : EXIT.usage;
       return;
     }
     process.stderr.write(

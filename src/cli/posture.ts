@@ -2,7 +2,6 @@
  * What `posture check` and `posture capture` do, as functions the tests call with injected hosts.
  */
 import { readFile, writeFile, rename } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { AgentConfig } from '../agent/config.js';
 import { annotateFirstSeen } from '../agent/first-seen.js';
@@ -12,16 +11,15 @@ import { PostureError } from '../shared/errors.js';
 import type { Policy } from '../shared/policy.js';
 import { DEFAULT_POLICY, parsePolicy } from '../shared/policy.js';
 import type { PostureReport } from '../shared/posture.js';
-import { withCache } from '../probes/cache.js';
 import type { Capture } from '../probes/capture.js';
 import { createRecordingHost, createReplayHost, parseCapture } from '../probes/capture.js';
 import type { Host } from '../probes/host.js';
-import { osFamily, probesFor } from '../probes/registry.js';
 import type { WindowsPaths } from '../probes/windows/helper.js';
 import { windowsPathsFromCommands } from '../probes/windows/helper.js';
-import { AGENT, collectPosture } from '../probes/run.js';
+import { AGENT } from '../probes/run.js';
+import { collectFrom } from '../agent/collect.js';
 
-export const EXIT = { pass: 0, fail: 1, unknown: 2, usage: 3, error: 4 } as const;
+export const EXIT = { pass: 0, fail: 1, unknown: 2, usage: 3, error: 4, key: 5 } as const;
 
 export interface CheckOutput {
   schema: 'posture-check/v1';
@@ -41,29 +39,6 @@ export async function loadPolicyFile(path: string | undefined): Promise<Policy> 
     );
   }
   return parsePolicy(text, path);
-}
-
-function windowsPaths(config: AgentConfig) {
-  return {
-    systemRoot: config.systemRoot,
-    helperScript: fileURLToPath(new URL('../../native-probes/windows/posture-probe.ps1', import.meta.url)),
-  };
-}
-
-export async function collectFrom(
-  host: Host,
-  config: AgentConfig,
-  options: { cache: boolean; windows?: WindowsPaths },
-): Promise<PostureReport> {
-  const platform = osFamily(host.platform.os);
-  return collectPosture({
-    host,
-    platform,
-    probes: probesFor(platform, { windows: options.windows ?? windowsPaths(config) }),
-    ...(options.cache && config.patchCacheTtlMs > 0
-      ? { wrap: withCache(host, { dir: config.cacheDir, ttlMs: config.patchCacheTtlMs }) }
-      : {}),
-  });
 }
 
 export async function runCheck(options: {

@@ -124,3 +124,40 @@ function spawnError(command: string, error: unknown): CommandOutcome {
     detail: `could not start ${command}: ${String((error as Error)?.message ?? error)}`,
   };
 }
+
+/**
+ * Runs a program the user named (for `posture run`), with the terminal attached. Not a shell: the
+ * program is looked up on PATH once, then started by absolute path with its argument array.
+ */
+export async function runAttached(
+  program: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+): Promise<number> {
+  const resolved = await resolveOnPath(program, env.PATH ?? '');
+  if (!resolved) throw Object.assign(new Error(`${program} not found on PATH`), { code: 'ENOENT' });
+  return new Promise((resolve, reject) => {
+    const child = spawn(resolved, [...args], { shell: false, stdio: 'inherit', env });
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+  });
+}
+
+async function resolveOnPath(program: string, path: string): Promise<string | undefined> {
+  const candidates =
+    isAbsolute(program) || program.includes('/')
+      ? [program]
+      : path
+          .split(':')
+          .filter(Boolean)
+          .map((dir) => `${dir}/${program}`);
+  for (const candidate of candidates) {
+    try {
+      await access(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // next
+    }
+  }
+  return undefined;
+}

@@ -125,3 +125,95 @@ describe('posture CLI', () => {
     expect((await posture(['check', '--frobnicate'])).code).toBe(3);
   });
 });
+
+describe('presenting this device (explicit file key, as on a headless machine)', () => {
+  const keyEnv = {
+    POSTURE_STATE_DIR: join(dir, 'state'),
+    POSTURE_KEY_STORE: 'file',
+    POSTURE_KEY_FILE: join(dir, 'device-key.json'),
+  };
+  const withKey = async (args: string[], extra: NodeJS.ProcessEnv = {}) => {
+    try {
+      const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
+        env: { ...env, ...keyEnv, ...extra },
+        timeout: 120_000,
+      });
+      return { code: 0, stdout, stderr };
+    } catch (error) {
+      const e = error as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+  };
+
+  it('key show before any key exists exits 5 with ERR_KEY_NOT_FOUND', async () => {
+    const out = await withKey(['key', 'show'], { POSTURE_STATE_DIR: join(dir, 'empty-state') });
+    expect(out.code).toBe(5);
+    expect(out.stderr).toContain('[ERR_KEY_NOT_FOUND]');
+  });
+
+  it('attest makes the key, key show and key rotate report it', async () => {
+    const attest = JSON.parse(
+      (await withKey(['attest', '--aud', 'https://app.example.com', '--json'])).stdout,
+    ) as { token: string; claims: { key_protection: string; aud: string } };
+    expect(attest.claims).toMatchObject({ key_protection: 'file', aud: 'https://app.example.com' });
+    const shown = JSON.parse((await withKey(['key', 'show', '--json'])).stdout) as {
+      kid: string;
+      protection: string;
+    };
+    expect(shown.protection).toBe('file');
+    const rotated = JSON.parse((await withKey(['key', 'rotate', '--json'])).stdout) as {
+      previousKid: string;
+      kid: string;
+      statement: string;
+    };
+    expect(rotated.previousKid).toBe(shown.kid);
+    expect(rotated.kid).not.toBe(shown.kid);
+    expect(rotated.statement.split('.')).toHaveLength(3);
+  });
+
+  it('attest without an audience exits 3 with ERR_AUDIENCE_REQUIRED', async () => {
+    const out = await withKey(['attest']);
+    expect(out.code).toBe(3);
+    expect(out.stderr).toContain('[ERR_AUDIENCE_REQUIRED]');
+  });
+
+  it('headers --format json gives the two headers; run hands them to a command', async () => {
+    const headers = JSON.parse(
+      (
+        await withKey([
+          'headers',
+          '--url',
+          'https://app.example.com/x',
+          '--method',
+          'PUT',
+          '--format',
+          'json',
+        ])
+      ).stdout,
+    ) as Record<string, string>;
+    expect(Object.keys(headers)).toEqual(['Posture-Attestation', 'Posture-Proof']);
+    const out = await withKey([
+      'run',
+      '--url',
+      'https://app.example.com/x',
+      '--',
+      '/bin/sh',
+      '-c',
+      'test -n "$POSTURE_PROOF" && echo "$1"',
+      'sh',
+      '@posture-headers',
+    ]);
+    expect(out.code).toBe(0);
+    expect(out.stdout.trim()).toBe('-H');
+  });
+
+  it('a keychain key with no Secret Service exits 5 with ERR_KEYCHAIN_UNAVAILABLE', async () => {
+    const out = await withKey(['attest', '--aud', 'https://app.example.com'], {
+      POSTURE_STATE_DIR: join(dir, 'keychain-state'),
+      POSTURE_KEY_STORE: 'keychain',
+      DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/bus',
+    });
+    expect(out.code).toBe(5);
+    expect(out.stderr).toContain('[ERR_KEYCHAIN_UNAVAILABLE]');
+  });
+});
