@@ -5,6 +5,7 @@ import { loadConfig } from '../agent/config.js';
 import { postureHeaders } from '../attest/headers.js';
 import { PostureError } from '../shared/errors.js';
 import { ATTESTATION_HEADER, PROOF_HEADER } from '../shared/claims.js';
+import { KeyError } from '../keys/errors.js';
 import { loadDeviceKey, readKeyState, rotateDeviceKey } from '../keys/manager.js';
 import { keyManagerDeps } from '../keys/select.js';
 import { runAttached } from '../probes/exec.js';
@@ -34,7 +35,7 @@ export function registerPresentCommands(program: Command): void {
       const deps = keyManagerDeps(config, INSTALL_DIR);
       const state = await readKeyState(deps.statePath);
       if (!state)
-        throw new PostureError(
+        throw new KeyError(
           'ERR_KEY_NOT_FOUND',
           'this device has no device key yet; `posture attest` or `posture key rotate` makes one.',
         );
