@@ -1,5 +1,5 @@
 /**
- * Verified attestations, by the hash of their text, until they expire: the steady state costs one
+ * Verified attestations, by their exact text, until they expire: the steady state costs one
  * signature check per request (the proof's). Bounded; the oldest entries go first.
  */
 export interface CachedAttestation<T> {
@@ -10,23 +10,23 @@ export interface CachedAttestation<T> {
 export class AttestationCache<T> {
   private readonly entries = new Map<string, CachedAttestation<T>>();
 
-  constructor(private readonly capacity = 100_000) {}
+  constructor(private readonly capacity = 20_000) {}
 
-  get(hash: string, nowMs: number): T | undefined {
-    const entry = this.entries.get(hash);
+  get(token: string, nowMs: number): T | undefined {
+    const entry = this.entries.get(token);
     if (!entry) return undefined;
     if (entry.expiresAtMs <= nowMs) {
-      this.entries.delete(hash);
+      this.entries.delete(token);
       return undefined;
     }
     return entry.value;
   }
 
-  set(hash: string, value: T, expiresAtMs: number): void {
+  set(token: string, value: T, expiresAtMs: number): void {
     if (this.entries.size >= this.capacity) {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);
     }
-    this.entries.set(hash, { value, expiresAtMs });
+    this.entries.set(token, { value, expiresAtMs });
   }
 }

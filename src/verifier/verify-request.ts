@@ -92,7 +92,13 @@ export interface VerifiedAttestation {
   claims: AttestationClaims;
   kid: string;
   cnfKey: VerifyKey;
+  /** base64url SHA-256 of the attestation text: what proofs carry as ath. */
+  hash: string;
+  /** The last evaluation of this attestation, reused for EVALUATION_TTL_MS under the same policy. */
+  evaluation?: { policy: Policy; atMs: number; result: Evaluation };
 }
+
+const EVALUATION_TTL_MS = 30_000;
 
 const KEY_PROTECTIONS = new Set(['tpm', 'secure_enclave', 'keychain', 'file']);
 const CHECK_STATUSES = new Set(['observed', 'unknown']);
@@ -161,16 +167,18 @@ async function verify(
   const attestationText = headerValue(request.headers, ATTESTATION_HEADER);
   const proofText = headerValue(request.headers, PROOF_HEADER);
   const proof = parseCompact(proofText);
-  const attestation = parseCompact(attestationText);
-  if (!proof || !attestation) throw new Deny('malformed_token', proof ? ATTESTATION_HEADER : PROOF_HEADER);
+  // A verified attestation is cached by its exact text; only a new one is parsed and hashed.
+  const cached = cache.get(attestationText, nowMs);
+  const attestation = cached ? undefined : parseCompact(attestationText);
+  if (!proof || (!cached && !attestation))
+    throw new Deny('malformed_token', proof ? ATTESTATION_HEADER : PROOF_HEADER);
 
   // 2. Proof: pinned typ and alg, its embedded public key, its signature.
   const ph = proof.header;
   if ('crit' in ph) throw new Deny('crit_unsupported', PROOF_HEADER);
   const proofJwk = asPublicP256(ph.jwk);
   if (ph.typ !== PROOF_TYP || ph.alg !== ALG || !proofJwk) throw new Deny('proof_header_invalid');
-  const attestationHash = await sha256Base64url(attestationText);
-  const cached = cache.get(attestationHash, nowMs);
+  const attestationHash = cached?.hash ?? (await sha256Base64url(attestationText));
   const sameKey = cached && sameJwk(cached.claims.cnf.jwk, proofJwk);
   const proofKey = sameKey ? cached.cnfKey : await importVerifyKey(proofJwk).catch(() => undefined);
   if (!proofKey) throw new Deny('proof_header_invalid');
@@ -189,13 +197,22 @@ async function verify(
     throw new Deny('proof_claims_invalid');
   }
   if (pc.htm !== request.method.toUpperCase()) throw new Deny('proof_method_mismatch');
-  const expected = normalizeHtu(request.url);
-  if (!expected || normalizeHtu(pc.htu) !== expected) throw new Deny('proof_url_mismatch');
+  if (!sameHtu(pc.htu, request.url)) throw new Deny('proof_url_mismatch');
   if (pc.iat < now - proofMaxAge || pc.iat > now + skew) throw new Deny('proof_iat_out_of_window');
 
   // 4. Attestation: signature by the enrolled device key, then its claims.
-  const verified = cached ?? (await verifyAttestation(attestation, options, now, skew, maxAge, nowMs));
-  if (!cached) cache.set(attestationHash, verified, verified.claims.exp * 1000);
+  const verified =
+    cached ??
+    (await verifyAttestation(
+      attestation as CompactParts,
+      options,
+      now,
+      skew,
+      maxAge,
+      nowMs,
+      attestationHash,
+    ));
+  if (!cached) cache.set(attestationText, verified, verified.claims.exp * 1000);
   const claims = verified.claims;
   if (claims.exp <= now) throw new Deny('attestation_expired');
 
@@ -224,28 +241,40 @@ async function verify(
   if (replay === 'unavailable') throw new Deny('replay_store_unavailable');
 
   // 8. Policy, with the same evaluation the agent shows its user.
-  let evaluation: Evaluation;
-  try {
-    evaluation = evaluatePosture(
-      claims.posture.checks as PostureChecks,
-      options.policy,
-      claims.posture.platform,
-      new Date(nowMs),
-    );
-  } catch {
-    throw new Deny('attestation_claims_invalid', 'posture');
+  // The same attestation under the same policy gives the same verdicts for a while; ages that the
+  // policy counts in days do not move within EVALUATION_TTL_MS.
+  let evaluation = verified.evaluation;
+  if (
+    !evaluation ||
+    evaluation.policy !== options.policy ||
+    nowMs - evaluation.atMs >= EVALUATION_TTL_MS ||
+    nowMs < evaluation.atMs
+  ) {
+    try {
+      const result = evaluatePosture(
+        claims.posture.checks as PostureChecks,
+        options.policy,
+        claims.posture.platform,
+        new Date(nowMs),
+      );
+      evaluation = { policy: options.policy, atMs: nowMs, result };
+      verified.evaluation = evaluation;
+    } catch {
+      throw new Deny('attestation_claims_invalid', 'posture');
+    }
   }
+  const result = evaluation.result;
   const deviceInfo = { id: device.deviceId, kid: device.kid, keyProtection: claims.key_protection };
   const base = {
     decisionId,
     policyRevision: options.policy.revision,
     device: deviceInfo,
-    evaluation,
+    evaluation: result,
     attestationExpiresAt: claims.exp * 1000,
   };
-  if (evaluation.overall === 'pass') return { ...base, allowed: true, status: 200, reasons: [] };
-  const code: ReasonCode = evaluation.overall === 'fail' ? 'posture_failed' : 'posture_unknown';
-  const failing = evaluation.checks.filter((c) => c.verdict === evaluation.overall);
+  if (result.overall === 'pass') return { ...base, allowed: true, status: 200, reasons: [] };
+  const code: ReasonCode = result.overall === 'fail' ? 'posture_failed' : 'posture_unknown';
+  const failing = result.checks.filter((c) => c.verdict === result.overall);
   return {
     ...base,
     allowed: false,
@@ -281,6 +310,7 @@ async function verifyAttestation(
   skew: number,
   maxAge: number,
   nowMs: number,
+  hash: string,
 ): Promise<VerifiedAttestation> {
   const h = parts.header;
   if ('crit' in h) throw new Deny('crit_unsupported', ATTESTATION_HEADER);
@@ -332,7 +362,21 @@ async function verifyAttestation(
         : str(nonce, 512) && (await options.nonce.verify(nonce, nowMs).catch(() => false));
     if (!ok) throw new Deny('attestation_nonce_invalid');
   }
-  return { claims: c as unknown as AttestationClaims, kid: device.kid, cnfKey: await importVerifyKey(cnf) };
+  return {
+    claims: c as unknown as AttestationClaims,
+    kid: device.kid,
+    cnfKey: await importVerifyKey(cnf),
+    hash,
+  };
+}
+
+/** htu equals the request URL without query and fragment; the exact string first, URL parsing only when they differ. */
+function sameHtu(htu: string, url: string): boolean {
+  const end = url.search(/[?#]/);
+  const bare = end < 0 ? url : url.slice(0, end);
+  if (htu === bare && /^https?:\/\/[a-z0-9.-]+(:\d+)?\//.test(bare)) return true;
+  const expected = normalizeHtu(url);
+  return expected !== undefined && normalizeHtu(htu) === expected;
 }
 
 function sameJwk(a: PublicJwk, b: PublicJwk): boolean {
