@@ -44,6 +44,10 @@ export const REASONS = {
   attestation_nonce_invalid: [401, 'The attestation does not carry a current verifier nonce.'],
   device_revoked: [403, 'This device has been revoked. Contact IT.'],
   device_locked: [403, 'This device is locked. Contact IT.'],
+  key_protection_not_allowed: [
+    403,
+    'This device keeps its key where the policy does not allow (for example in a file). Re-enroll with a TPM or keychain key.',
+  ],
   binding_ath_mismatch: [401, 'The proof was made for another attestation.'],
   binding_cnf_mismatch: [401, 'The proof was not signed by the attestation’s session key.'],
   proof_replayed: [401, 'This proof was already used; every request needs a fresh one.'],

@@ -67,6 +67,8 @@ export interface VerifyOptions {
   nonce?: { required: boolean; verify(nonce: string, nowMs: number): Promise<boolean> };
   cache?: AttestationCache<VerifiedAttestation>;
   decisionId?: () => string;
+  /** Where device keys may live; e.g. ["tpm", "secure_enclave", "keychain"] refuses file keys. Default: any. */
+  allowedKeyProtection?: readonly KeyProtection[];
 }
 
 export interface DenyReason {
@@ -221,6 +223,10 @@ async function verify(
   if (device.status === 'revoked') throw new Deny('device_revoked');
   if (device.status === 'locked') throw new Deny('device_locked');
   if (device.deviceId !== claims.sub) throw new Deny('attestation_subject_mismatch');
+  const protection = device.keyProtection ?? claims.key_protection;
+  if (options.allowedKeyProtection && !options.allowedKeyProtection.includes(protection)) {
+    throw new Deny('key_protection_not_allowed', protection);
+  }
 
   // 6. Binding of the proof to this attestation.
   if (pc.ath !== attestationHash) throw new Deny('binding_ath_mismatch');

@@ -432,6 +432,16 @@ describe('verifyRequest', () => {
         403,
       );
     });
+    it('a key kept where the policy does not allow → key_protection_not_allowed (403)', async () => {
+      const s = await setup({ allowedKeyProtection: ['tpm', 'secure_enclave'] });
+      expectDeny(
+        await s.check(headersFor(s.attestation.token, s.proof())),
+        'key_protection_not_allowed',
+        403,
+      );
+      const ok = await setup({ allowedKeyProtection: ['tpm', 'keychain'] });
+      expect((await ok.check(headersFor(ok.attestation.token, ok.proof()))).allowed).toBe(true);
+    });
     it('a proof made for another attestation → binding_ath_mismatch', async () => {
       const s = await setup();
       const second = await s.device.attest();
