@@ -79,30 +79,27 @@ export function userConfigPath(platform: NodeJS.Platform, env: NodeJS.ProcessEnv
   return join(env.XDG_CONFIG_HOME ?? join(home, '.config'), 'posture-agent', 'config.json');
 }
 
-function defaultStateDir(
+/** Per-platform folder for state ("state") or cache ("cache"); root on Linux uses /var. */
+function defaultDir(
+  kind: 'state' | 'cache',
   platform: NodeJS.Platform,
   env: NodeJS.ProcessEnv,
   home: string,
   uid: number,
 ): string {
   if (platform === 'win32')
-    return join(env.LOCALAPPDATA ?? join(home, 'AppData', 'Local'), 'PostureAgent', 'state');
-  if (platform === 'darwin') return join(home, 'Library', 'Application Support', 'PostureAgent', 'state');
-  if (uid === 0) return '/var/lib/posture-agent';
-  return join(env.XDG_STATE_HOME ?? join(home, '.local', 'state'), 'posture-agent');
-}
-
-function defaultCacheDir(
-  platform: NodeJS.Platform,
-  env: NodeJS.ProcessEnv,
-  home: string,
-  uid: number,
-): string {
-  if (platform === 'win32')
-    return join(env.LOCALAPPDATA ?? join(home, 'AppData', 'Local'), 'PostureAgent', 'cache');
-  if (platform === 'darwin') return join(home, 'Library', 'Caches', 'PostureAgent');
-  if (uid === 0) return '/var/cache/posture-agent';
-  return join(env.XDG_CACHE_HOME ?? join(home, '.cache'), 'posture-agent');
+    return join(env.LOCALAPPDATA ?? join(home, 'AppData', 'Local'), 'PostureAgent', kind);
+  if (platform === 'darwin') {
+    return kind === 'cache'
+      ? join(home, 'Library', 'Caches', 'PostureAgent')
+      : join(home, 'Library', 'Application Support', 'PostureAgent', 'state');
+  }
+  if (uid === 0) return kind === 'cache' ? '/var/cache/posture-agent' : '/var/lib/posture-agent';
+  const xdg =
+    kind === 'cache'
+      ? (env.XDG_CACHE_HOME ?? join(home, '.cache'))
+      : (env.XDG_STATE_HOME ?? join(home, '.local', 'state'));
+  return join(xdg, 'posture-agent');
 }
 
 export function loadConfig(inputs: ConfigInputs = {}): AgentConfig {
@@ -136,9 +133,9 @@ export function loadConfig(inputs: ConfigInputs = {}): AgentConfig {
   };
   return {
     ...(merged.policyFile ? { policyFile: merged.policyFile } : {}),
-    cacheDir: merged.cacheDir ?? defaultCacheDir(platform, env, home, uid),
+    cacheDir: merged.cacheDir ?? defaultDir('cache', platform, env, home, uid),
     patchCacheTtlMs: (merged.patchCacheTtlMinutes ?? 60) * 60_000,
-    stateDir: merged.stateDir ?? defaultStateDir(platform, env, home, uid),
+    stateDir: merged.stateDir ?? defaultDir('state', platform, env, home, uid),
     keyStore: merged.keyStore ?? 'auto',
     ...(merged.keyFile ? { keyFile: merged.keyFile } : {}),
     tpmTcti: merged.tpmTcti ?? 'device:/dev/tpmrm0',

@@ -13,6 +13,7 @@ import { keychainStore } from './keychain.js';
 import type { KeyManagerDeps } from './manager.js';
 import type { NativeHelper } from './native-helper.js';
 import { nativeHelperStore } from './native-helper.js';
+import { powershellScript } from '../probes/windows/helper.js';
 import { DEFAULT_TCTI, tpmStore } from './tpm.js';
 import type { KeyStore } from './types.js';
 
@@ -30,23 +31,14 @@ export function windowsKeyHelper(config: AgentConfig, installDir: string): Nativ
   const script = join(installDir, 'native-probes', 'windows', 'device-key.ps1');
   return {
     kind: 'tpm',
-    command: (op, ref, digest) => ({
-      command: `${config.systemRoot}\\System32\\WindowsPowerShell\\v1.0\\powershell.exe`,
-      args: [
-        '-NoLogo',
-        '-NoProfile',
-        '-NonInteractive',
-        '-ExecutionPolicy',
-        'Bypass',
-        '-File',
-        script,
+    command: (op, ref, digest) =>
+      powershellScript(config.systemRoot, script, [
         '-Op',
         op,
         '-Name',
         ref,
         ...(digest ? ['-Digest', digest] : []),
-      ],
-    }),
+      ]),
   };
 }
 

@@ -7,9 +7,8 @@
  * real agent start would.
  */
 import { execFile } from 'node:child_process';
-import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
 import { join } from 'node:path';
-import { KeyError } from '../../src/keys/errors.js';
+import { keyErrorCode, verifiesEs256 } from '../helpers/assert.js';
 import { keychainStore } from '../../src/keys/keychain.js';
 import {
   secretServiceAvailable,
@@ -23,25 +22,6 @@ if (!inSession && process.env.CI)
 const describeSession = inSession ? describe : describe.skip;
 const describeReal = secretServiceAvailable() ? describe : describe.skip;
 
-function verifies(jwk: object, data: Uint8Array, signature: Uint8Array): boolean {
-  return cryptoVerify(
-    'sha256',
-    data,
-    { key: createPublicKey({ key: { ...jwk }, format: 'jwk' }), dsaEncoding: 'ieee-p1363' },
-    signature,
-  );
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise;
-    return undefined;
-  } catch (error) {
-    expect(error).toBeInstanceOf(KeyError);
-    return (error as KeyError).code;
-  }
-}
-
 const ref = (name: string) => `test-${name}-${process.pid}-${Date.now()}`;
 
 describeSession('keychain store on a real Secret Service', () => {
@@ -52,17 +32,17 @@ describeSession('keychain store on a real Secret Service', () => {
     expect(key.kid).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(key.publicJwk).not.toHaveProperty('d');
     const data = new TextEncoder().encode('hello');
-    expect(verifies(key.publicJwk, data, await key.sign(data))).toBe(true);
+    expect(verifiesEs256(key.publicJwk, data, await key.sign(data))).toBe(true);
     const reopened = await keychainStore().open(name, key.createdAt);
     expect(reopened.kid).toBe(key.kid);
-    expect(verifies(key.publicJwk, data, await reopened.sign(data))).toBe(true);
+    expect(verifiesEs256(key.publicJwk, data, await reopened.sign(data))).toBe(true);
     await keychainStore().remove(name);
   });
 
   it('never overwrites an existing key', async () => {
     const name = ref('twice');
     await keychainStore().create(name);
-    expect(await codeOf(keychainStore().create(name))).toBe('ERR_ROTATION_FAILED');
+    expect(await keyErrorCode(keychainStore().create(name))).toBe('ERR_ROTATION_FAILED');
     await keychainStore().remove(name);
   });
 
@@ -71,7 +51,7 @@ describeSession('keychain store on a real Secret Service', () => {
     const key = await keychainStore().create(name);
     await keychainStore().remove(name);
     await keychainStore().remove(name);
-    expect(await codeOf(keychainStore().open(name, key.createdAt))).toBe('ERR_KEY_NOT_FOUND');
+    expect(await keyErrorCode(keychainStore().open(name, key.createdAt))).toBe('ERR_KEY_NOT_FOUND');
   });
 });
 

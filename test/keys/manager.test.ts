@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { base64url } from 'jose';
 import { KeyError } from '../../src/keys/errors.js';
+import { keyErrorCode } from '../helpers/assert.js';
 import { fileStore } from '../../src/keys/file-store.js';
 import type { KeyManagerDeps } from '../../src/keys/manager.js';
 import { loadDeviceKey, readKeyState, rotateDeviceKey, ROTATION_TYP } from '../../src/keys/manager.js';
@@ -22,16 +23,6 @@ function fileDeps(): KeyManagerDeps & { dir: string } {
     keyFile: join(dir, 'device-key.json'),
   });
   return { ...keyManagerDeps(config, process.cwd()), dir };
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise;
-    return undefined;
-  } catch (error) {
-    expect(error).toBeInstanceOf(KeyError);
-    return (error as KeyError).code;
-  }
 }
 
 describe('key manager', () => {
@@ -72,7 +63,7 @@ describe('key manager', () => {
       base64url.decode(s),
     );
     expect(ok).toBe(true);
-    expect(await codeOf(fileStore().open(old.ref, old.createdAt))).toBe('ERR_KEY_NOT_FOUND');
+    expect(await keyErrorCode(fileStore().open(old.ref, old.createdAt))).toBe('ERR_KEY_NOT_FOUND');
     expect((await readKeyState(deps.statePath))?.rotations).toEqual([statement]);
   });
 
@@ -114,8 +105,8 @@ describe('key manager', () => {
     const deps = fileDeps();
     const lost = await loadDeviceKey(deps);
     await fileStore().remove(lost.ref);
-    expect(await codeOf(loadDeviceKey(deps))).toBe('ERR_KEY_NOT_FOUND');
-    expect(await codeOf(rotateDeviceKey(deps))).toBe('ERR_ROTATION_FAILED');
+    expect(await keyErrorCode(loadDeviceKey(deps))).toBe('ERR_KEY_NOT_FOUND');
+    expect(await keyErrorCode(rotateDeviceKey(deps))).toBe('ERR_ROTATION_FAILED');
     const { active, statement } = await rotateDeviceKey(deps, { forceNew: true });
     expect(statement).toBeUndefined();
     expect((await loadDeviceKey(deps)).kid).toBe(active.kid);
@@ -125,21 +116,21 @@ describe('key manager', () => {
     const deps = fileDeps();
     await loadDeviceKey(deps);
     writeFileSync(deps.statePath, '{"version": 1, "active": 42}');
-    expect(await codeOf(loadDeviceKey(deps))).toBe('ERR_KEY_STATE_CORRUPT');
+    expect(await keyErrorCode(loadDeviceKey(deps))).toBe('ERR_KEY_STATE_CORRUPT');
   });
 
   it('a file key readable by others is refused', async () => {
     const deps = fileDeps();
     const key = await loadDeviceKey(deps);
     chmodSync(key.ref, 0o644);
-    expect(await codeOf(loadDeviceKey(deps))).toBe('ERR_FILE_KEY_INSECURE');
+    expect(await keyErrorCode(loadDeviceKey(deps))).toBe('ERR_FILE_KEY_INSECURE');
   });
 
   it('a corrupt file key is ERR_KEY_CORRUPT', async () => {
     const deps = fileDeps();
     const key = await loadDeviceKey(deps);
     writeFileSync(key.ref, '{"kty":"EC","crv":"P-256","x":"AAAA","y":"AAAA","d":"AAAA"}', { mode: 0o600 });
-    expect(await codeOf(loadDeviceKey(deps))).toBe('ERR_KEY_CORRUPT');
+    expect(await keyErrorCode(loadDeviceKey(deps))).toBe('ERR_KEY_CORRUPT');
   });
 
   it('file keys are used only when configured explicitly', async () => {
@@ -147,6 +138,6 @@ describe('key manager', () => {
     const deps = keyManagerDeps(testConfig({ stateDir: dir, keyStore: 'keychain' }), process.cwd());
     expect(() => deps.storeFor('file')).toThrow(KeyError);
     const noPath = keyManagerDeps(testConfig({ stateDir: dir, keyStore: 'file' }), process.cwd());
-    expect(await codeOf(noPath.chooseStore())).toBe('ERR_FILE_KEY_NOT_ALLOWED');
+    expect(await keyErrorCode(noPath.chooseStore())).toBe('ERR_FILE_KEY_NOT_ALLOWED');
   });
 });

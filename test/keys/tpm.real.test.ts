@@ -1,9 +1,8 @@
 /**
  * The TPM store against a real TPM 2.0 (swtpm) through tpm2-tools.
  */
-import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { KeyError } from '../../src/keys/errors.js';
+import { keyErrorCode, verifiesEs256 } from '../helpers/assert.js';
 import { HANDLE_BASE, tpmStore } from '../../src/keys/tpm.js';
 import type { Swtpm } from '../fakes/swtpm.js';
 import { startSwtpm, swtpmAvailable } from '../fakes/swtpm.js';
@@ -11,25 +10,6 @@ import { startSwtpm, swtpmAvailable } from '../fakes/swtpm.js';
 if (!swtpmAvailable() && process.env.CI)
   throw new Error('CI must provide swtpm and tpm2-tools (scripts/test.sh installs them)');
 const describeReal = swtpmAvailable() ? describe : describe.skip;
-
-function verifies(jwk: object, data: Uint8Array, signature: Uint8Array): boolean {
-  return cryptoVerify(
-    'sha256',
-    data,
-    { key: createPublicKey({ key: { ...jwk }, format: 'jwk' }), dsaEncoding: 'ieee-p1363' },
-    signature,
-  );
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise;
-    return undefined;
-  } catch (error) {
-    expect(error).toBeInstanceOf(KeyError);
-    return (error as KeyError).code;
-  }
-}
 
 describeReal('TPM store on swtpm', () => {
   let tpm: Swtpm;
@@ -51,7 +31,7 @@ describeReal('TPM store on swtpm', () => {
       const data = new TextEncoder().encode(`attestation ${i}`);
       const signature = await key.sign(data);
       expect(signature).toHaveLength(64);
-      expect(verifies(key.publicJwk, data, signature)).toBe(true);
+      expect(verifiesEs256(key.publicJwk, data, signature)).toBe(true);
     }
     const pub = execFileSync('/usr/bin/tpm2_readpublic', ['-T', tpm.tcti, '-c', handle], {
       encoding: 'utf8',
@@ -69,20 +49,20 @@ describeReal('TPM store on swtpm', () => {
     const reopened = await tpmStore({ tcti: tpm.tcti }).open(handle, key.createdAt);
     expect(reopened.kid).toBe(key.kid);
     const data = new TextEncoder().encode('after restart');
-    expect(verifies(key.publicJwk, data, await reopened.sign(data))).toBe(true);
+    expect(verifiesEs256(key.publicJwk, data, await reopened.sign(data))).toBe(true);
   });
 
   it('refuses to overwrite a used handle, and removes a key', async () => {
     const store = tpmStore({ tcti: tpm.tcti });
     const handle = await store.freeHandle();
     const key = await store.create(handle);
-    expect(await codeOf(store.create(handle))).toBe('ERR_ROTATION_FAILED');
+    expect(await keyErrorCode(store.create(handle))).toBe('ERR_ROTATION_FAILED');
     await store.remove(handle);
-    expect(await codeOf(store.open(handle, key.createdAt))).toBe('ERR_KEY_NOT_FOUND');
+    expect(await keyErrorCode(store.open(handle, key.createdAt))).toBe('ERR_KEY_NOT_FOUND');
   });
 
   it('an unreachable TPM is ERR_TPM_UNAVAILABLE', async () => {
     const store = tpmStore({ tcti: 'swtpm:host=127.0.0.1,port=1', timeoutMs: 10_000 });
-    expect(await codeOf(store.open('0x81000100', ''))).toBe('ERR_TPM_UNAVAILABLE');
+    expect(await keyErrorCode(store.open('0x81000100', ''))).toBe('ERR_TPM_UNAVAILABLE');
   });
 });

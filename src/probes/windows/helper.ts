@@ -15,14 +15,14 @@ export function powershellPath(systemRoot: string): string {
   return `${systemRoot}\\System32\\WindowsPowerShell\\v1.0\\powershell.exe`;
 }
 
-export async function runHelper(
-  ctx: ProbeContext,
-  paths: WindowsPaths,
-  probe: 'bitlocker' | 'firewall' | 'os_version' | 'updates',
-  timeoutMs = 30_000,
-): Promise<{ data: Record<string, unknown> } | { unknown: Unknown }> {
-  const out = await ctx.run({
-    command: powershellPath(paths.systemRoot),
+/** Windows PowerShell 5.1 running one script: no profile, no prompts, by absolute path. */
+export function powershellScript(
+  systemRoot: string,
+  script: string,
+  args: readonly string[],
+): { command: string; args: string[] } {
+  return {
+    command: powershellPath(systemRoot),
     args: [
       '-NoLogo',
       '-NoProfile',
@@ -30,10 +30,20 @@ export async function runHelper(
       '-ExecutionPolicy',
       'Bypass',
       '-File',
-      paths.helperScript,
-      '-Probe',
-      probe,
+      script,
+      ...args,
     ],
+  };
+}
+
+export async function runHelper(
+  ctx: ProbeContext,
+  paths: WindowsPaths,
+  probe: 'bitlocker' | 'firewall' | 'os_version' | 'updates',
+  timeoutMs = 30_000,
+): Promise<{ data: Record<string, unknown> } | { unknown: Unknown }> {
+  const out = await ctx.run({
+    ...powershellScript(paths.systemRoot, paths.helperScript, ['-Probe', probe]),
     timeoutMs,
   });
   if (!out.ok) return { unknown: ctx.unknownFrom(out) };
