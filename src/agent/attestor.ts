@@ -16,6 +16,7 @@ import type { Host } from '../probes/host.js';
 import { createLiveHost } from '../probes/live-host.js';
 import { collectFrom } from './collect.js';
 import type { AgentConfig } from './config.js';
+import { readEnrollment } from './enroll.js';
 import { annotateFirstSeen } from './first-seen.js';
 
 /** Where the agent's own files (native-probes/) are: the package root. */
@@ -54,12 +55,19 @@ export function createAttestor(config: AgentConfig, host: Host = createLiveHost(
           'an attestation needs an audience: pass --aud URL (the access proxy or verifier) or set "audience" in the configuration.',
         );
       }
-      const [report, deviceKey] = await Promise.all([collect(), openKey()]);
+      const [report, deviceKey, enrollment] = await Promise.all([
+        collect(),
+        openKey(),
+        readEnrollment(config.stateDir),
+      ]);
+      // The id the verifier assigned at enrollment, while it is for this key.
+      const deviceId =
+        config.deviceId ?? (enrollment && enrollment.kid === deviceKey.kid ? enrollment.deviceId : undefined);
       return createAttestation({
         report,
         key: deviceKey,
         audience,
-        ...(config.deviceId ? { deviceId: config.deviceId } : {}),
+        ...(deviceId ? { deviceId } : {}),
         ...(options.nonce ? { nonce: options.nonce } : {}),
         lifetimeSeconds: config.attestationLifetimeSeconds,
       });

@@ -1,6 +1,7 @@
 /** `posture key …`, `posture attest`, `posture headers`, `posture run`: presenting this device. */
 import type { Command } from 'commander';
 import { createAttestor, INSTALL_DIR } from '../agent/attestor.js';
+import { enrollDevice, sendRotation } from '../agent/enroll.js';
 import { loadConfig } from '../agent/config.js';
 import { postureHeaders } from '../attest/headers.js';
 import { PostureError } from '../shared/errors.js';
@@ -64,19 +65,58 @@ export function registerPresentCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean; forceNew?: boolean }) => {
       const config = loadConfig();
-      const result = await rotateDeviceKey(keyManagerDeps(config, INSTALL_DIR), {
-        forceNew: opts.forceNew === true,
-      });
+      const deps = keyManagerDeps(config, INSTALL_DIR);
+      const result = await rotateDeviceKey(deps, { forceNew: opts.forceNew === true });
+      // An enrolled device tells its verifier at once; if that fails, the statement waits in the key state.
+      const sent = result.statement
+        ? await sendRotation({
+            key: result.active,
+            stateDir: config.stateDir,
+            keyStatePath: deps.statePath,
+          }).catch((error: unknown) => {
+            process.stderr.write(
+              `posture: the verifier was not told yet (${(error as Error).message}); re-enroll if this persists.\n`,
+            );
+            return false;
+          })
+        : false;
       const info = {
         previousKid: result.previous?.kid ?? null,
         kid: result.active.kid,
         protection: result.active.protection,
         statement: result.statement ?? null,
+        verifierUpdated: sent,
       };
       print(
         opts.json,
         info,
         `new key     ${result.active.kid} (${result.active.protection})${result.previous ? `\nreplaces    ${result.previous.kid} (signed rotation statement kept for the verifier)` : '\nno rotation statement: enroll this device again'}`,
+      );
+    });
+
+  program
+    .command('enroll')
+    .description('enroll this device with a verifier, using a one-time token from IT')
+    .requiredOption('--server <url>', 'the verifier URL, e.g. https://posture.example.com')
+    .requiredOption('--token <token>', 'the one-time enrollment token')
+    .option('--json', 'print JSON')
+    .action(async (opts: { server: string; token: string; json?: boolean }) => {
+      const config = loadConfig();
+      const attestor = createAttestor(config);
+      const [key, report] = await Promise.all([attestor.key(), attestor.collect()]);
+      const os = report.checks.os_version;
+      const e = await enrollDevice({
+        server: opts.server,
+        token: opts.token,
+        key,
+        stateDir: config.stateDir,
+        inventory: report.device,
+        ...(os?.status === 'observed' ? { osName: os.observation.name } : {}),
+      });
+      print(
+        opts.json,
+        e,
+        `enrolled as ${e.deviceId} with ${e.server} (key ${e.kid}, ${key.protection}); status ${e.status}`,
       );
     });
 

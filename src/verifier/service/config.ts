@@ -1,0 +1,125 @@
+/**
+ * The verifier service's configuration file (YAML or JSON), validated strictly: each bad field is
+ * named. Secrets may come from the environment instead of the file (POSTURE_VERIFIER_NONCE_SECRET,
+ * POSTURE_VERIFIER_ADMIN_TOKEN).
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigInvalidError } from '../../shared/errors.js';
+
+const cidr = z.string().refine((s) => {
+  const [ip, bits] = s.split('/');
+  return isIP(ip ?? '') !== 0 && (bits === undefined || /^\d{1,3}$/.test(bits));
+}, 'must be an IP address or CIDR, e.g. 127.0.0.1 or 10.0.0.0/8');
+
+export const serviceConfigSchema = z
+  .object({
+    listen: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(8443),
+      })
+      .strict()
+      .prefault({}),
+    /** This service's own URL: enrollment proofs are made for it. */
+    publicUrl: z.string().url(),
+    /** Audiences accepted in attestations: the access proxies' URLs. */
+    audience: z.array(z.string().url()).min(1),
+    store: z
+      .discriminatedUnion('type', [
+        z.object({ type: z.literal('sqlite'), path: z.string().min(1) }).strict(),
+        z.object({ type: z.literal('postgres'), url: z.string().min(1) }).strict(),
+      ])
+      .default({ type: 'sqlite', path: '/var/lib/posture-verifier/devices.db' }),
+    replay: z
+      .discriminatedUnion('type', [
+        z
+          .object({ type: z.literal('memory'), capacity: z.number().int().min(1000).default(1_000_000) })
+          .strict(),
+        z.object({ type: z.literal('redis'), url: z.string().min(1) }).strict(),
+      ])
+      .default({ type: 'memory', capacity: 1_000_000 }),
+    policyFile: z.string().min(1).optional(),
+    /** SHA-256 (hex) of each admin bearer token; or set POSTURE_VERIFIER_ADMIN_TOKEN. */
+    adminTokenSha256: z
+      .array(z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters'))
+      .default([]),
+    nonce: z
+      .object({
+        /** The first issues nonces; all are accepted (rotation). At least 32 characters each. */
+        secrets: z.array(z.string().min(32, 'must be at least 32 characters')).default([]),
+        ttlSeconds: z.number().int().min(30).max(3600).default(300),
+        /** Whether attestations must carry a current nonce. */
+        required: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
+    /** Callers whose forwarded headers are believed (the access proxies). */
+    trustedProxies: z.array(cidr).default(['127.0.0.1', '::1']),
+    /** Where decisions are logged, one JSON line each: "-" for standard output, or a file path. */
+    decisionLog: z.string().min(1).default('-'),
+    enrollment: z
+      .object({ tokenTtlMinutes: z.number().int().min(1).max(10_080).default(60) })
+      .strict()
+      .prefault({}),
+    allowedKeyProtection: z
+      .array(z.enum(['tpm', 'secure_enclave', 'keychain', 'file']))
+      .min(1)
+      .optional(),
+  })
+  .strict();
+
+export type ServiceConfig = z.output<typeof serviceConfigSchema>;
+
+export function parseServiceConfig(text: string, source: string, env: NodeJS.ProcessEnv = {}): ServiceConfig {
+  let data: unknown;
+  try {
+    data = parseYaml(text);
+  } catch (error) {
+    throw new ConfigInvalidError(
+      `${source} is not valid YAML or JSON: ${(error as Error).message.split('\n')[0]}`,
+    );
+  }
+  const result = serviceConfigSchema.safeParse(data ?? {});
+  if (!result.success) {
+    const issues = result.error.issues
+      .map((i) => `  - ${i.path.join('.') || '(root)'}: ${i.message}`)
+      .join('\n');
+    throw new ConfigInvalidError(
+      `${source} is not a valid verifier configuration:\n${issues}\nFix the fields above (see docs/verifier-service.md).`,
+    );
+  }
+  const config = result.data;
+  if (env.POSTURE_VERIFIER_NONCE_SECRET)
+    config.nonce.secrets = [env.POSTURE_VERIFIER_NONCE_SECRET, ...config.nonce.secrets];
+  if (env.POSTURE_VERIFIER_ADMIN_TOKEN)
+    config.adminTokenSha256 = [sha256Hex(env.POSTURE_VERIFIER_ADMIN_TOKEN), ...config.adminTokenSha256];
+  if (config.nonce.secrets.length === 0 || (config.nonce.secrets[0]?.length ?? 0) < 32) {
+    throw new ConfigInvalidError(
+      `${source}: nonce.secrets needs at least one secret of 32+ characters (or POSTURE_VERIFIER_NONCE_SECRET); replicas must share it.`,
+    );
+  }
+  if (config.adminTokenSha256.length === 0) {
+    throw new ConfigInvalidError(
+      `${source}: no admin token: set adminTokenSha256 (sha256 of the token, hex) or POSTURE_VERIFIER_ADMIN_TOKEN.`,
+    );
+  }
+  return config;
+}
+
+export function loadServiceConfig(path: string, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigInvalidError(`cannot read ${path} (${(error as NodeJS.ErrnoException).code}).`);
+  }
+  return parseServiceConfig(text, path, env);
+}
+
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}

@@ -1,0 +1,119 @@
+#!/usr/bin/env node
+/**
+ * `posture-verifier --config FILE`: the verifier service. SIGHUP reloads the policy; SIGTERM and
+ * SIGINT stop accepting, finish requests in flight, close the stores.
+ */
+import { createWriteStream, readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { Command } from 'commander';
+import { PostureError } from '../../shared/errors.js';
+import type { Policy } from '../../shared/policy.js';
+import { DEFAULT_POLICY, parsePolicy } from '../../shared/policy.js';
+import { MemoryReplayStore } from '../replay.js';
+import { buildService } from './app.js';
+import { loadServiceConfig, type ServiceConfig } from './config.js';
+import { createMetrics } from './metrics.js';
+import { createNonces } from './nonce.js';
+import { openSqliteStore } from './sqlite-store.js';
+import type { DeviceStore } from './store.js';
+
+async function openStore(config: ServiceConfig): Promise<DeviceStore> {
+  if (config.store.type === 'sqlite') {
+    await mkdir(dirname(config.store.path), { recursive: true, mode: 0o700 });
+    return openSqliteStore(config.store.path);
+  }
+  const { openPostgresStore } = await import('./postgres-store.js');
+  return openPostgresStore(config.store.url);
+}
+
+async function openReplay(config: ServiceConfig) {
+  if (config.replay.type === 'memory') return new MemoryReplayStore(config.replay.capacity);
+  const { openRedisReplayStore } = await import('./redis-replay.js');
+  return openRedisReplayStore(config.replay.url);
+}
+
+function readPolicy(config: ServiceConfig): Policy {
+  if (!config.policyFile) return DEFAULT_POLICY;
+  return parsePolicy(readFileSync(config.policyFile, 'utf8'), config.policyFile);
+}
+
+export async function startVerifier(configPath: string): Promise<{ close(): Promise<void>; url: string }> {
+  const config = loadServiceConfig(configPath);
+  let policy = readPolicy(config);
+  const store = await openStore(config);
+  const replay = await openReplay(config);
+  const log =
+    config.decisionLog === '-'
+      ? process.stdout
+      : createWriteStream(config.decisionLog, { flags: 'a', mode: 0o640 });
+  const app = buildService({
+    config,
+    store,
+    replay,
+    nonces: createNonces(config.nonce.secrets, config.nonce.ttlSeconds),
+    policy: () => policy,
+    reloadPolicy: async () => {
+      policy = readPolicy(config);
+      return policy;
+    },
+    metrics: createMetrics(),
+    logDecision: (entry) => log.write(`${JSON.stringify(entry)}\n`),
+  });
+  const url = await app.listen({ host: config.listen.host, port: config.listen.port });
+  process.on('SIGHUP', () => {
+    try {
+      policy = readPolicy(config);
+      process.stderr.write(`posture-verifier: policy reloaded, revision ${policy.revision}\n`);
+    } catch (error) {
+      process.stderr.write(
+        `posture-verifier: policy NOT reloaded, the old one stays: ${(error as Error).message}\n`,
+      );
+    }
+  });
+  return {
+    url,
+    async close() {
+      await app.close();
+      await store.close();
+      await (replay as { close?: () => Promise<void> }).close?.();
+      if (log !== process.stdout) log.end();
+    },
+  };
+}
+
+const program = new Command()
+  .name('posture-verifier')
+  .description(
+    'Posture Agent verifier service: enrollment, policy, forward-auth for access proxies (docs/verifier-service.md).',
+  )
+  .requiredOption('--config <file>', 'configuration file (YAML or JSON)')
+  .addHelpText(
+    'after',
+    '\nEnvironment: POSTURE_VERIFIER_NONCE_SECRET, POSTURE_VERIFIER_ADMIN_TOKEN (instead of putting them in the file).\nSignals: SIGHUP reloads the policy; SIGTERM/SIGINT shut down gracefully.',
+  )
+  .action(async (opts: { config: string }) => {
+    const service = await startVerifier(opts.config);
+    process.stderr.write(`posture-verifier listening on ${service.url}\n`);
+    let closing = false;
+    const stop = async () => {
+      if (closing) return;
+      closing = true;
+      await service.close();
+      process.exit(0);
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop() ?? '')) {
+  program.parseAsync(process.argv).catch((error: unknown) => {
+    if (error instanceof PostureError)
+      process.stderr.write(`posture-verifier: ${error.message} [${error.code}]\n`);
+    else
+      process.stderr.write(
+        `posture-verifier: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
+    process.exit(error instanceof PostureError ? 3 : 1);
+  });
+}

@@ -1,0 +1,37 @@
+/** Prometheus metrics (prom-client): decisions by result and reason, and their latency. */
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Decision } from '../verify-request.js';
+
+export interface Metrics {
+  observe(decision: Decision, seconds: number): void;
+  render(): Promise<string>;
+  contentType: string;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const decisions = new Counter({
+    name: 'posture_decisions_total',
+    help: 'Decisions by result (allow/deny) and first reason code.',
+    labelNames: ['result', 'reason'],
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: 'posture_decision_duration_seconds',
+    help: 'Time to verify a request and decide.',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+    registers: [registry],
+  });
+  return {
+    observe(decision, seconds) {
+      decisions.inc({
+        result: decision.allowed ? 'allow' : 'deny',
+        reason: decision.reasons[0]?.code ?? 'none',
+      });
+      latency.observe(seconds);
+    },
+    render: () => registry.metrics(),
+    contentType: registry.contentType,
+  };
+}

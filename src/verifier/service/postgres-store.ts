@@ -1,0 +1,166 @@
+/**
+ * The device store on PostgreSQL, for several verifier replicas. Same contract as the SQLite store:
+ * consuming a token and recording the device happen in one transaction (SELECT … FOR UPDATE).
+ */
+import pg from 'pg';
+import type { KeyProtection, PublicJwk } from '../../shared/claims.js';
+import type { DeviceStatus } from '../verify-request.js';
+import type { DeviceStore, EnrollResult, StoredDevice } from './store.js';
+
+interface Row {
+  device_id: string;
+  kid: string;
+  jwk: PublicJwk;
+  key_protection: KeyProtection;
+  status: DeviceStatus;
+  label: string | null;
+  facts: StoredDevice['facts'];
+  enrolled_at: string;
+  last_seen_at: string | null;
+  last_posture: StoredDevice['lastPosture'] | null;
+}
+
+const toDevice = (r: Row): StoredDevice => ({
+  deviceId: r.device_id,
+  kid: r.kid,
+  jwk: r.jwk,
+  keyProtection: r.key_protection,
+  status: r.status,
+  ...(r.label ? { label: r.label } : {}),
+  facts: r.facts,
+  enrolledAt: Number(r.enrolled_at),
+  ...(r.last_seen_at ? { lastSeenAt: Number(r.last_seen_at) } : {}),
+  ...(r.last_posture ? { lastPosture: r.last_posture } : {}),
+});
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS enrollment_tokens (
+    hash TEXT PRIMARY KEY, label TEXT, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,
+    used_at BIGINT, used_by TEXT);
+  CREATE TABLE IF NOT EXISTS devices (
+    device_id TEXT PRIMARY KEY, kid TEXT NOT NULL UNIQUE, jwk JSONB NOT NULL, key_protection TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('active','revoked','locked')), label TEXT, facts JSONB NOT NULL,
+    enrolled_at BIGINT NOT NULL, last_seen_at BIGINT, last_posture JSONB);
+  CREATE TABLE IF NOT EXISTS key_history (device_id TEXT NOT NULL, kid TEXT NOT NULL, replaced_at BIGINT NOT NULL);`;
+
+export async function openPostgresStore(
+  url: string,
+  options: { connectionTimeoutMillis?: number } = {},
+): Promise<DeviceStore> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 10,
+    connectionTimeoutMillis: options.connectionTimeoutMillis ?? 3000,
+    query_timeout: 5000,
+  });
+  pool.on('error', () => undefined); // an idle client's connection dropped; the next query reconnects or fails (and denies)
+  await pool.query(SCHEMA);
+  const tx = async <T>(work: (c: pg.PoolClient) => Promise<T>): Promise<T> => {
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  };
+  const one = async (sql: string, params: unknown[]) => (await pool.query<Row>(sql, params)).rows[0];
+  return {
+    kind: 'postgres',
+    createToken: async (t) =>
+      void (await pool.query(
+        'INSERT INTO enrollment_tokens (hash, label, created_at, expires_at) VALUES ($1, $2, $3, $4)',
+        [t.hash, t.label ?? null, t.createdAt, t.expiresAt],
+      )),
+    enroll: (hash, now, d) =>
+      tx(async (c): Promise<EnrollResult> => {
+        const token = (
+          await c.query<{ label: string | null; expires_at: string; used_at: string | null }>(
+            'SELECT label, expires_at, used_at FROM enrollment_tokens WHERE hash = $1 FOR UPDATE',
+            [hash],
+          )
+        ).rows[0];
+        if (!token) return { ok: false, reason: 'token_invalid' };
+        if (token.used_at !== null) return { ok: false, reason: 'token_used' };
+        if (Number(token.expires_at) <= now) return { ok: false, reason: 'token_expired' };
+        const existing = (await c.query<Row>('SELECT * FROM devices WHERE kid = $1 FOR UPDATE', [d.kid]))
+          .rows[0];
+        const deviceId = existing?.device_id ?? d.deviceId;
+        await c.query('UPDATE enrollment_tokens SET used_at = $1, used_by = $2 WHERE hash = $3', [
+          now,
+          deviceId,
+          hash,
+        ]);
+        if (existing) {
+          const r = (
+            await c.query<Row>(
+              'UPDATE devices SET facts = $1, key_protection = $2 WHERE device_id = $3 RETURNING *',
+              [JSON.stringify(d.facts), d.keyProtection, deviceId],
+            )
+          ).rows[0] as Row;
+          return { ok: true, device: toDevice(r), reenrolled: true };
+        }
+        const r = (
+          await c.query<Row>(
+            'INSERT INTO devices (device_id, kid, jwk, key_protection, status, label, facts, enrolled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *',
+            [
+              d.deviceId,
+              d.kid,
+              JSON.stringify(d.jwk),
+              d.keyProtection,
+              'active',
+              token.label,
+              JSON.stringify(d.facts),
+              d.enrolledAt,
+            ],
+          )
+        ).rows[0] as Row;
+        return { ok: true, device: toDevice(r), reenrolled: false };
+      }),
+    deviceByKid: async (kid) => {
+      const r = await one('SELECT * FROM devices WHERE kid = $1', [kid]);
+      return r ? toDevice(r) : undefined;
+    },
+    device: async (id) => {
+      const r = await one('SELECT * FROM devices WHERE device_id = $1', [id]);
+      return r ? toDevice(r) : undefined;
+    },
+    listDevices: async ({ limit = 100, offset = 0 } = {}) =>
+      (
+        await pool.query<Row>('SELECT * FROM devices ORDER BY enrolled_at, device_id LIMIT $1 OFFSET $2', [
+          limit,
+          offset,
+        ])
+      ).rows.map(toDevice),
+    setStatus: async (id, status) =>
+      ((await pool.query('UPDATE devices SET status = $1 WHERE device_id = $2', [status, id])).rowCount ??
+        0) === 1,
+    rotateKey: (id, oldKid, jwk, kid, protection) =>
+      tx(async (c) => {
+        const r = await c.query(
+          'UPDATE devices SET kid = $1, jwk = $2, key_protection = $3 WHERE device_id = $4 AND kid = $5',
+          [kid, JSON.stringify(jwk), protection, id, oldKid],
+        );
+        if ((r.rowCount ?? 0) !== 1) return false;
+        await c.query('INSERT INTO key_history (device_id, kid, replaced_at) VALUES ($1, $2, $3)', [
+          id,
+          oldKid,
+          Date.now(),
+        ]);
+        return true;
+      }),
+    recordSeen: async (id, at, posture) =>
+      void (await pool.query('UPDATE devices SET last_seen_at = $1, last_posture = $2 WHERE device_id = $3', [
+        at,
+        posture ? JSON.stringify(posture) : null,
+        id,
+      ])),
+    ping: async () => void (await pool.query('SELECT 1')),
+    close: () => pool.end(),
+  };
+}

@@ -1,0 +1,133 @@
+/**
+ * The embedded device store: one SQLite file in WAL mode, synchronous=FULL, so an enrollment that was
+ * answered survives a kill -9 and a token is consumed at most once (the consume and the insert share
+ * a transaction).
+ */
+import Database from 'better-sqlite3';
+import type { KeyProtection, PublicJwk } from '../../shared/claims.js';
+import type { DeviceStatus } from '../verify-request.js';
+import type { DeviceStore, EnrollResult, StoredDevice } from './store.js';
+
+interface Row {
+  device_id: string;
+  kid: string;
+  jwk: string;
+  key_protection: KeyProtection;
+  status: DeviceStatus;
+  label: string | null;
+  facts: string;
+  enrolled_at: number;
+  last_seen_at: number | null;
+  last_posture: string | null;
+}
+
+const toDevice = (r: Row): StoredDevice => ({
+  deviceId: r.device_id,
+  kid: r.kid,
+  jwk: JSON.parse(r.jwk) as PublicJwk,
+  keyProtection: r.key_protection,
+  status: r.status,
+  ...(r.label ? { label: r.label } : {}),
+  facts: JSON.parse(r.facts) as StoredDevice['facts'],
+  enrolledAt: r.enrolled_at,
+  ...(r.last_seen_at ? { lastSeenAt: r.last_seen_at } : {}),
+  ...(r.last_posture ? { lastPosture: JSON.parse(r.last_posture) as StoredDevice['lastPosture'] } : {}),
+});
+
+export function openSqliteStore(path: string): DeviceStore {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('busy_timeout = 5000');
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS enrollment_tokens (
+      hash TEXT PRIMARY KEY, label TEXT, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+      used_at INTEGER, used_by TEXT);
+    CREATE TABLE IF NOT EXISTS devices (
+      device_id TEXT PRIMARY KEY, kid TEXT NOT NULL UNIQUE, jwk TEXT NOT NULL, key_protection TEXT NOT NULL,
+      status TEXT NOT NULL CHECK (status IN ('active','revoked','locked')), label TEXT, facts TEXT NOT NULL,
+      enrolled_at INTEGER NOT NULL, last_seen_at INTEGER, last_posture TEXT);
+    CREATE TABLE IF NOT EXISTS key_history (
+      device_id TEXT NOT NULL, kid TEXT NOT NULL, replaced_at INTEGER NOT NULL);
+  `);
+  const q = {
+    insertToken: db.prepare(
+      'INSERT INTO enrollment_tokens (hash, label, created_at, expires_at) VALUES (?, ?, ?, ?)',
+    ),
+    token: db.prepare<[string], { label: string | null; expires_at: number; used_at: number | null }>(
+      'SELECT label, expires_at, used_at FROM enrollment_tokens WHERE hash = ?',
+    ),
+    useToken: db.prepare(
+      'UPDATE enrollment_tokens SET used_at = ?, used_by = ? WHERE hash = ? AND used_at IS NULL',
+    ),
+    byKid: db.prepare<[string], Row>('SELECT * FROM devices WHERE kid = ?'),
+    byId: db.prepare<[string], Row>('SELECT * FROM devices WHERE device_id = ?'),
+    list: db.prepare<[number, number], Row>(
+      'SELECT * FROM devices ORDER BY enrolled_at, device_id LIMIT ? OFFSET ?',
+    ),
+    insertDevice: db.prepare(
+      'INSERT INTO devices (device_id, kid, jwk, key_protection, status, label, facts, enrolled_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    ),
+    updateFacts: db.prepare('UPDATE devices SET facts = ?, key_protection = ? WHERE device_id = ?'),
+    setStatus: db.prepare('UPDATE devices SET status = ? WHERE device_id = ?'),
+    rotate: db.prepare(
+      'UPDATE devices SET kid = ?, jwk = ?, key_protection = ? WHERE device_id = ? AND kid = ?',
+    ),
+    history: db.prepare('INSERT INTO key_history (device_id, kid, replaced_at) VALUES (?, ?, ?)'),
+    seen: db.prepare('UPDATE devices SET last_seen_at = ?, last_posture = ? WHERE device_id = ?'),
+  };
+  const enroll = db.transaction(
+    (tokenHash: string, now: number, d: Omit<StoredDevice, 'status' | 'label'>): EnrollResult => {
+      const token = q.token.get(tokenHash);
+      if (!token) return { ok: false, reason: 'token_invalid' };
+      if (token.used_at !== null) return { ok: false, reason: 'token_used' };
+      if (token.expires_at <= now) return { ok: false, reason: 'token_expired' };
+      const existing = q.byKid.get(d.kid);
+      const deviceId = existing?.device_id ?? d.deviceId;
+      if (q.useToken.run(now, deviceId, tokenHash).changes !== 1) return { ok: false, reason: 'token_used' };
+      if (existing) {
+        q.updateFacts.run(JSON.stringify(d.facts), d.keyProtection, existing.device_id);
+        return { ok: true, device: toDevice(q.byId.get(existing.device_id) as Row), reenrolled: true };
+      }
+      q.insertDevice.run(
+        d.deviceId,
+        d.kid,
+        JSON.stringify(d.jwk),
+        d.keyProtection,
+        'active',
+        token.label,
+        JSON.stringify(d.facts),
+        d.enrolledAt,
+      );
+      return { ok: true, device: toDevice(q.byId.get(d.deviceId) as Row), reenrolled: false };
+    },
+  );
+  const rotate = db.transaction(
+    (deviceId: string, oldKid: string, jwk: PublicJwk, kid: string, protection: KeyProtection) => {
+      if (q.rotate.run(kid, JSON.stringify(jwk), protection, deviceId, oldKid).changes !== 1) return false;
+      q.history.run(deviceId, oldKid, Date.now());
+      return true;
+    },
+  );
+  return {
+    kind: 'sqlite',
+    createToken: async (t) => void q.insertToken.run(t.hash, t.label ?? null, t.createdAt, t.expiresAt),
+    enroll: async (hash, now, device) => enroll.immediate(hash, now, device),
+    deviceByKid: async (kid) => {
+      const r = q.byKid.get(kid);
+      return r ? toDevice(r) : undefined;
+    },
+    device: async (id) => {
+      const r = q.byId.get(id);
+      return r ? toDevice(r) : undefined;
+    },
+    listDevices: async ({ limit = 100, offset = 0 } = {}) => q.list.all(limit, offset).map(toDevice),
+    setStatus: async (id, status) => q.setStatus.run(status, id).changes === 1,
+    rotateKey: async (id, oldKid, jwk, kid, protection) => rotate.immediate(id, oldKid, jwk, kid, protection),
+    recordSeen: async (id, at, posture) => void q.seen.run(at, posture ? JSON.stringify(posture) : null, id),
+    ping: async () => void db.prepare('SELECT 1').get(),
+    close: async () => {
+      db.close();
+    },
+  };
+}
