@@ -247,14 +247,12 @@ export function buildService(deps: ServiceDeps): FastifyInstance {
     });
     if (!result.ok)
       return problem(reply, 401, result.reason, 'The enrollment token is not valid: ask IT for a new one.');
-    return reply
-      .code(result.reenrolled ? 200 : 201)
-      .send({
-        deviceId: result.device.deviceId,
-        kid: result.device.kid,
-        status: result.device.status,
-        policyRevision: deps.policy().revision,
-      });
+    return reply.code(result.reenrolled ? 200 : 201).send({
+      deviceId: result.device.deviceId,
+      kid: result.device.kid,
+      status: result.device.status,
+      policyRevision: deps.policy().revision,
+    });
   });
 
   const rotateBody = z
@@ -403,15 +401,19 @@ export function buildService(deps: ServiceDeps): FastifyInstance {
       });
       return reply.code(201).send({ token, expiresAt: new Date(now() + ttl).toISOString() });
     });
-    admin.get('/v1/admin/devices', async (req) => {
+    admin.get('/v1/admin/devices', async (req, reply) => {
       const q = z
         .object({
           limit: z.coerce.number().int().min(1).max(1000).default(100),
           offset: z.coerce.number().int().min(0).default(0),
         })
+        .strict()
         .safeParse(req.query);
-      const { limit, offset } = q.success ? q.data : { limit: 100, offset: 0 };
-      return { devices: (await store.listDevices({ limit, offset })).map(publicDevice) };
+      if (!q.success)
+        return problem(reply, 400, 'bad_request', 'limit must be 1–1000 and offset ≥ 0.', {
+          issues: q.error.issues.map((i) => i.path.join('.')),
+        });
+      return { devices: (await store.listDevices(q.data)).map(publicDevice) };
     });
     admin.get('/v1/admin/devices/:id', async (req, reply) => {
       const d = await store.device((req.params as { id: string }).id);
