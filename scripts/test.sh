@@ -9,8 +9,10 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 # Real parts the tests drive: nftables and iptables rulesets in network namespaces, ufw left
 # disabled as Debian ships it, lsblk from util-linux; a Secret Service (gnome-keyring on a private
-# D-Bus session) for the keychain; a TPM 2.0 (swtpm) driven through tpm2-tools.
-packages=(nftables iptables ufw iproute2 util-linux dbus gnome-keyring libsecret-tools swtpm swtpm-tools tpm2-tools libtss2-tcti-swtpm0)
+# D-Bus session) for the keychain; a TPM 2.0 (swtpm) driven through tpm2-tools; PostgreSQL and
+# Redis servers (each test starts its own on a loopback port); nginx and Caddy in front of the verifier.
+packages=(nftables iptables ufw iproute2 util-linux dbus gnome-keyring libsecret-tools swtpm swtpm-tools tpm2-tools libtss2-tcti-swtpm0
+  postgresql redis-server nginx-light caddy)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

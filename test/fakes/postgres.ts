@@ -1,0 +1,100 @@
+/**
+ * A real PostgreSQL for tests: a private cluster (initdb) in a temporary folder on a loopback port,
+ * run as the `postgres` system user when the tests run as root (PostgreSQL refuses root).
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface Postgres {
+  url: string;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+}
+
+function binDir(): string | undefined {
+  const root = '/usr/lib/postgresql';
+  if (!existsSync(root)) return undefined;
+  const version = readdirSync(root).sort().at(-1);
+  return version ? join(root, version, 'bin') : undefined;
+}
+
+export function postgresAvailable(): boolean {
+  const bin = binDir();
+  return bin !== undefined && existsSync(join(bin, 'initdb'));
+}
+
+const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
+function run(command: string, args: string[]): void {
+  if (asRoot)
+    execFileSync('/usr/sbin/runuser', ['-u', 'postgres', '--', command, ...args], { stdio: 'ignore' });
+  else execFileSync(command, args, { stdio: 'ignore' });
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createConnection({ host: '127.0.0.1', port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+export async function startPostgres(): Promise<Postgres> {
+  const bin = binDir() as string;
+  const dir = mkdtempSync(join(tmpdir(), 'posture-pg-'));
+  chmodSync(dir, 0o700);
+  if (asRoot) {
+    const uid = Number(execFileSync('/usr/bin/id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+    const gid = Number(execFileSync('/usr/bin/id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+    chownSync(dir, uid, gid);
+  }
+  const data = join(dir, 'data');
+  run(join(bin, 'initdb'), ['-D', data, '-U', 'posture', '--auth=trust', '-E', 'UTF8', '--no-sync']);
+  const port = 40000 + Math.floor(Math.random() * 20000);
+  let child: ChildProcess | undefined;
+  const start = async () => {
+    const args = [
+      '-D',
+      data,
+      '-p',
+      String(port),
+      '-k',
+      dir,
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'fsync=off',
+    ];
+    // setpriv execs postgres in place, so signals reach the postmaster itself.
+    child = asRoot
+      ? spawn(
+          '/usr/bin/setpriv',
+          ['--reuid=postgres', '--regid=postgres', '--init-groups', join(bin, 'postgres'), ...args],
+          { stdio: 'ignore' },
+        )
+      : spawn(join(bin, 'postgres'), args, { stdio: 'ignore' });
+    const deadline = Date.now() + 20_000;
+    while (!(await portOpen(port))) {
+      if (Date.now() > deadline) throw new Error('postgres did not start');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  };
+  const stop = async () => {
+    const c = child;
+    child = undefined;
+    if (!c) return;
+    await new Promise<void>((resolve) => {
+      c.once('exit', () => resolve());
+      c.kill('SIGINT'); // fast shutdown
+    });
+  };
+  await start();
+  return { url: `postgres://posture@127.0.0.1:${port}/postgres`, start, stop };
+}

@@ -1,0 +1,225 @@
+/**
+ * The same store and replay contract against each backend with the real server: SQLite (embedded),
+ * PostgreSQL, memory and Redis replay. Then faults: a stopped PostgreSQL or Redis denies with a clear
+ * reason (fail closed) and serving resumes once it is back.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createAttestation } from '../../src/attest/attestation.js';
+import { postureHeaders } from '../../src/attest/headers.js';
+import { generatePrivateJwk, softwareKey } from '../../src/keys/software-key.js';
+import type { ReplayStore } from '../../src/verifier/replay.js';
+import { MemoryReplayStore } from '../../src/verifier/replay.js';
+import { openPostgresStore } from '../../src/verifier/service/postgres-store.js';
+import { openRedisReplayStore } from '../../src/verifier/service/redis-replay.js';
+import { openSqliteStore } from '../../src/verifier/service/sqlite-store.js';
+import type { DeviceStore } from '../../src/verifier/service/store.js';
+import type { Postgres } from '../fakes/postgres.js';
+import { postgresAvailable, startPostgres } from '../fakes/postgres.js';
+import type { RedisServer } from '../fakes/redis.js';
+import { redisAvailable, startRedis } from '../fakes/redis.js';
+import { report } from '../helpers/device.js';
+import { APP_AUDIENCE, enrollKey, enrollmentToken, testService } from '../helpers/service.js';
+
+if (process.env.CI && (!postgresAvailable() || !redisAvailable()))
+  throw new Error('CI must provide PostgreSQL and Redis (scripts/test.sh installs them)');
+
+const jwkFor = async () => softwareKey(generatePrivateJwk(), 'keychain', 'x', '');
+
+function storeContract(name: string, open: () => Promise<DeviceStore>) {
+  describe(`device store: ${name}`, () => {
+    let store: DeviceStore;
+    beforeAll(async () => {
+      store = await open();
+    });
+    afterAll(async () => {
+      await store.close();
+    });
+
+    it('a token enrolls once, expires, and re-enrollment of a key keeps its id and status', async () => {
+      const now = Date.now();
+      await store.createToken({ hash: `h1-${now}`, label: 'lab', createdAt: now, expiresAt: now + 60_000 });
+      const key = await jwkFor();
+      const device = {
+        deviceId: `dev-${now}`,
+        kid: key.kid,
+        jwk: key.publicJwk,
+        keyProtection: 'keychain' as const,
+        facts: { hostname: 'a' },
+        enrolledAt: now,
+      };
+      const first = await store.enroll(`h1-${now}`, now, device);
+      expect(first).toMatchObject({
+        ok: true,
+        reenrolled: false,
+        device: { deviceId: device.deviceId, label: 'lab', status: 'active' },
+      });
+      expect(await store.enroll(`h1-${now}`, now, device)).toEqual({ ok: false, reason: 'token_used' });
+      expect(await store.enroll('nope', now, device)).toEqual({ ok: false, reason: 'token_invalid' });
+      await store.createToken({ hash: `h2-${now}`, createdAt: now, expiresAt: now + 1 });
+      expect(await store.enroll(`h2-${now}`, now + 10, device)).toEqual({
+        ok: false,
+        reason: 'token_expired',
+      });
+      await store.setStatus(device.deviceId, 'locked');
+      await store.createToken({ hash: `h3-${now}`, createdAt: now, expiresAt: now + 60_000 });
+      const again = await store.enroll(`h3-${now}`, now, { ...device, deviceId: 'other-id' });
+      expect(again).toMatchObject({
+        ok: true,
+        reenrolled: true,
+        device: { deviceId: device.deviceId, status: 'locked' },
+      });
+      expect((await store.deviceByKid(key.kid))?.deviceId).toBe(device.deviceId);
+    });
+
+    it('concurrent enrollments with one token: exactly one succeeds', async () => {
+      const now = Date.now();
+      await store.createToken({ hash: `race-${now}`, createdAt: now, expiresAt: now + 60_000 });
+      const keys = await Promise.all(Array.from({ length: 8 }, jwkFor));
+      const results = await Promise.all(
+        keys.map((k, i) =>
+          store.enroll(`race-${now}`, now, {
+            deviceId: `race-${now}-${i}`,
+            kid: k.kid,
+            jwk: k.publicJwk,
+            keyProtection: 'tpm',
+            facts: {},
+            enrolledAt: now,
+          }),
+        ),
+      );
+      expect(results.filter((r) => r.ok)).toHaveLength(1);
+    });
+
+    it('rotation replaces the key only from the current one; status and last posture are kept', async () => {
+      const now = Date.now();
+      const k1 = await jwkFor();
+      const k2 = await jwkFor();
+      await store.createToken({ hash: `rot-${now}`, createdAt: now, expiresAt: now + 60_000 });
+      await store.enroll(`rot-${now}`, now, {
+        deviceId: `rot-${now}`,
+        kid: k1.kid,
+        jwk: k1.publicJwk,
+        keyProtection: 'keychain',
+        facts: {},
+        enrolledAt: now,
+      });
+      await store.recordSeen(`rot-${now}`, now, {
+        overall: 'pass',
+        failing: [],
+        policyRevision: 'r',
+        at: now,
+      });
+      expect(await store.rotateKey(`rot-${now}`, 'not-the-kid', k2.publicJwk, k2.kid, 'tpm')).toBe(false);
+      expect(await store.rotateKey(`rot-${now}`, k1.kid, k2.publicJwk, k2.kid, 'tpm')).toBe(true);
+      expect(await store.deviceByKid(k1.kid)).toBeUndefined();
+      expect(await store.deviceByKid(k2.kid)).toMatchObject({
+        deviceId: `rot-${now}`,
+        keyProtection: 'tpm',
+        lastPosture: { overall: 'pass' },
+        lastSeenAt: now,
+      });
+      expect((await store.listDevices({ limit: 1000 })).some((d) => d.deviceId === `rot-${now}`)).toBe(true);
+    });
+  });
+}
+
+function replayContract(name: string, open: () => Promise<ReplayStore & { close?: () => Promise<void> }>) {
+  describe(`replay store: ${name}`, () => {
+    it('fresh once, then replayed until it expires', async () => {
+      const replay = await open();
+      const id = `jti-${Math.random()}`;
+      const now = Date.now();
+      expect(await replay.remember(id, now + 60_000, now)).toBe('fresh');
+      expect(await replay.remember(id, now + 60_000, now)).toBe('replayed');
+      expect(await replay.remember(`${id}-b`, now + 60_000, now)).toBe('fresh');
+      await replay.close?.();
+    });
+  });
+}
+
+storeContract('sqlite', async () =>
+  openSqliteStore(join(mkdtempSync(join(tmpdir(), 'posture-store-')), 'devices.db')),
+);
+replayContract('memory', async () => new MemoryReplayStore(1000));
+
+const describePg = postgresAvailable() ? describe : describe.skip;
+const describeRedis = redisAvailable() ? describe : describe.skip;
+
+describePg('with a real PostgreSQL', () => {
+  let pg: Postgres;
+  beforeAll(async () => {
+    pg = await startPostgres();
+  }, 60_000);
+  afterAll(async () => {
+    await pg.stop();
+  });
+  storeContract('postgres', async () => openPostgresStore(pg.url));
+
+  it('PostgreSQL stopped: requests are denied with store_unavailable, and served again once it is back', async () => {
+    const store = await openPostgresStore(pg.url, { connectionTimeoutMillis: 1000 });
+    const svc = await testService({ store });
+    const key = await jwkFor();
+    const enrolled = await enrollKey(svc.call, key, await enrollmentToken(svc.call));
+    const deviceId = enrolled.json().deviceId as string;
+    const url = 'https://app.example.com/x';
+    const attempt = async () => {
+      const a = await createAttestation({ report: report(), key, audience: APP_AUDIENCE, deviceId });
+      return svc.call({
+        method: 'GET',
+        url: '/v1/forward-auth',
+        headers: { ...postureHeaders(a, 'GET', url), 'x-original-method': 'GET', 'x-original-url': url },
+      });
+    };
+    expect((await attempt()).statusCode).toBe(200);
+    await pg.stop();
+    const down = await attempt();
+    expect(down.statusCode).toBe(503);
+    expect(down.json().reasons[0].code).toBe('store_unavailable');
+    expect((await svc.call({ method: 'GET', url: '/readyz' })).statusCode).toBe(503);
+    await pg.start();
+    expect((await attempt()).statusCode).toBe(200);
+    await store.close();
+  }, 60_000);
+});
+
+describeRedis('with a real Redis', () => {
+  let redis: RedisServer;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis.stop();
+  });
+  replayContract('redis', async () => openRedisReplayStore(redis.url));
+
+  it('Redis stopped: requests are denied with replay_store_unavailable, and served again once it is back', async () => {
+    const replay = openRedisReplayStore(redis.url);
+    const svc = await testService({ replay });
+    const key = await jwkFor();
+    const deviceId = (await enrollKey(svc.call, key, await enrollmentToken(svc.call))).json()
+      .deviceId as string;
+    const url = 'https://app.example.com/x';
+    const a = await createAttestation({ report: report(), key, audience: APP_AUDIENCE, deviceId });
+    const attempt = () =>
+      svc.call({
+        method: 'GET',
+        url: '/v1/forward-auth',
+        headers: { ...postureHeaders(a, 'GET', url), 'x-original-method': 'GET', 'x-original-url': url },
+      });
+    expect((await attempt()).statusCode).toBe(200);
+    await redis.stop();
+    const down = await attempt();
+    expect(down.statusCode).toBe(503);
+    expect(down.json().reasons[0].code).toBe('replay_store_unavailable');
+    await redis.start();
+    let back = await attempt();
+    for (let i = 0; i < 20 && back.statusCode !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 250)); // ioredis reconnects with backoff
+      back = await attempt();
+    }
+    expect(back.statusCode).toBe(200);
+    await replay.close();
+  }, 60_000);
+});
