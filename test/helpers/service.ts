@@ -135,7 +135,7 @@ export async function testService(
     logDecision: (e) => decisions.push(e),
     ...(options.now ? { now: options.now } : {}),
   });
-  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  const url = await app.listen({ host: '127.0.0.1', port: options.port ?? 0 });
   open.push(app);
   return { app, call: caller(url), url, store, decisions, config, setPolicy: (p) => (policy = p) };
 }

@@ -1,0 +1,147 @@
+/**
+ * Real access proxies in front of the verifier for tests: nginx (auth_request) and Caddy
+ * (forward_auth), each with its own configuration in a temporary folder, on loopback ports, in front
+ * of a small upstream that echoes the device header it was given.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const up = await new Promise<boolean>((resolve) => {
+      const s = createConnection({ host: '127.0.0.1', port });
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (up) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on ${port}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export interface Running {
+  port: number;
+  stop(): Promise<void>;
+}
+
+function stopper(child: ChildProcess): () => Promise<void> {
+  return () =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
+}
+
+/** An upstream that answers 200 with the X-Posture-Device header the proxy passed on. */
+export async function startUpstream(): Promise<Running & { server: Server }> {
+  const server = createHttpServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(
+      JSON.stringify({ upstream: true, device: req.headers['x-posture-device'] ?? null, path: req.url }),
+    );
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    server,
+    port: (server.address() as { port: number }).port,
+    stop: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
+export const nginxAvailable = () => existsSync('/usr/sbin/nginx');
+export const caddyAvailable = () => existsSync('/usr/bin/caddy');
+
+export async function startNginx(verifierPort: number, upstreamPort: number): Promise<Running> {
+  const dir = mkdtempSync(join(tmpdir(), 'posture-nginx-'));
+  const port = await freePort();
+  writeFileSync(
+    join(dir, 'nginx.conf'),
+    `worker_processes 1;
+error_log ${dir}/error.log warn;
+pid ${dir}/nginx.pid;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi;
+  uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+  server {
+    listen 127.0.0.1:${port};
+    location = /_posture {
+      internal;
+      proxy_pass http://127.0.0.1:${verifierPort}/v1/forward-auth;
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header X-Original-Method $request_method;
+      proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
+    }
+    location / {
+      auth_request /_posture;
+      auth_request_set $posture_device $upstream_http_x_posture_device;
+      proxy_set_header X-Posture-Device $posture_device;
+      proxy_pass http://127.0.0.1:${upstreamPort};
+    }
+  }
+}
+`,
+  );
+  const child = spawn('/usr/sbin/nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], {
+    stdio: 'ignore',
+  });
+  await waitForPort(port);
+  return { port, stop: stopper(child) };
+}
+
+export async function startCaddy(verifierPort: number, upstreamPort: number): Promise<Running> {
+  const dir = mkdtempSync(join(tmpdir(), 'posture-caddy-'));
+  const port = await freePort();
+  writeFileSync(
+    join(dir, 'Caddyfile'),
+    `{
+	admin off
+	auto_https off
+}
+http://127.0.0.1:${port} {
+	forward_auth 127.0.0.1:${verifierPort} {
+		uri /v1/forward-auth
+		copy_headers X-Posture-Device
+	}
+	reverse_proxy 127.0.0.1:${upstreamPort}
+}
+`,
+  );
+  const child = spawn(
+    '/usr/bin/caddy',
+    ['run', '--config', join(dir, 'Caddyfile'), '--adapter', 'caddyfile'],
+    {
+      stdio: 'ignore',
+      env: {
+        PATH: '/usr/bin:/bin',
+        HOME: dir,
+        XDG_DATA_HOME: join(dir, 'data'),
+        XDG_CONFIG_HOME: join(dir, 'config'),
+      },
+    },
+  );
+  await waitForPort(port);
+  return { port, stop: stopper(child) };
+}
