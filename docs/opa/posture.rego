@@ -1,0 +1,37 @@
+# Example OPA policy: ask the Posture Agent verifier about the request, then add your own rules.
+# Input: the Envoy ext_authz CheckRequest that OPA-Envoy receives (input.attributes.request.http).
+package posture.authz
+
+import rego.v1
+
+default allow := false
+
+http_request := input.attributes.request.http
+
+# The decision of the verifier (POST /v1/verify), with the original method, URL and headers.
+decision := http.send({
+	"method": "POST",
+	"url": "http://127.0.0.1:8443/v1/verify",
+	"headers": {"content-type": "application/json"},
+	"body": {
+		"method": http_request.method,
+		"url": sprintf("%s://%s%s", [http_request.scheme, http_request.host, http_request.path]),
+		"headers": http_request.headers,
+	},
+	"timeout": "2s",
+	"raise_error": false,
+}).body
+
+# Allow only what the verifier allows; then narrow further, e.g. payroll only from TPM-backed keys.
+allow if {
+	decision.allowed == true
+	not payroll_without_hardware_key
+}
+
+payroll_without_hardware_key if {
+	startswith(http_request.path, "/payroll")
+	not decision.device.keyProtection in {"tpm", "secure_enclave"}
+}
+
+# Why not, for logs and deny pages.
+reasons := [r.code | some r in decision.reasons]
