@@ -117,7 +117,13 @@ afterAll(async () => {
 });
 
 export async function testService(
-  options: { store?: DeviceStore; replay?: ReplayStore; config?: ServiceConfig; now?: () => number; port?: number } = {},
+  options: {
+    store?: DeviceStore;
+    replay?: ReplayStore;
+    config?: ServiceConfig;
+    now?: () => number;
+    port?: number;
+  } = {},
 ): Promise<TestService> {
   const store =
     options.store ?? openSqliteStore(join(mkdtempSync(join(tmpdir(), 'posture-svc-')), 'devices.db'));

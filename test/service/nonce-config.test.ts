@@ -1,0 +1,85 @@
+import { ConfigInvalidError } from '../../src/shared/errors.js';
+import { parseServiceConfig } from '../../src/verifier/service/config.js';
+import { createNonces } from '../../src/verifier/service/nonce.js';
+
+describe('stateless nonces', () => {
+  const A = 'first-secret-0123456789abcdef0123456789';
+  const B = 'second-secret-0123456789abcdef012345678';
+  it('any replica with the secret accepts a nonce until it expires', () => {
+    const now = Date.parse('2026-11-22T12:00:00Z');
+    const { nonce, expiresAt } = createNonces([A], 300).issue(now);
+    expect(expiresAt).toBe(now + 300_000);
+    const replica = createNonces([A], 300);
+    expect(replica.verify(nonce, now + 1000)).toBe(true);
+    expect(replica.verify(nonce, now + 301_000)).toBe(false);
+    expect(replica.verify(nonce, now - 60_000)).toBe(false);
+  });
+  it('secrets rotate: a new first secret issues, the old one still verifies; a stranger\u2019s does not', () => {
+    const now = Date.now();
+    const old = createNonces([A], 300).issue(now).nonce;
+    const rotated = createNonces([B, A], 300);
+    expect(rotated.verify(old, now)).toBe(true);
+    expect(createNonces([A], 300).verify(rotated.issue(now).nonce, now)).toBe(false);
+  });
+  it.each(['', 'x', 'A'.repeat(43), 'A'.repeat(44), '!'.repeat(43)])('refuses %p', (n) => {
+    expect(createNonces([A], 300).verify(n, Date.now())).toBe(false);
+  });
+  it('a tampered nonce is refused', () => {
+    const now = Date.now();
+    const n = createNonces([A], 300).issue(now).nonce;
+    const flipped = `${n.slice(0, 5)}${n[5] === 'A' ? 'B' : 'A'}${n.slice(6)}`;
+    expect(createNonces([A], 300).verify(flipped, now)).toBe(false);
+  });
+});
+
+describe('service configuration', () => {
+  const base = {
+    publicUrl: 'https://posture.example.com',
+    audience: ['https://app.example.com'],
+    nonce: { secrets: ['s'.repeat(40)] },
+    adminTokenSha256: ['a'.repeat(64)],
+  };
+  const issuesOf = (data: unknown, env: NodeJS.ProcessEnv = {}) => {
+    try {
+      parseServiceConfig(JSON.stringify(data), 'verifier.yaml', env);
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigInvalidError);
+      expect((error as ConfigInvalidError).code).toBe('ERR_CONFIG_INVALID');
+      return (error as Error).message;
+    }
+    throw new Error('accepted');
+  };
+  it('fills defaults: SQLite, memory replay, loopback, trusted loopback proxies', () => {
+    const c = parseServiceConfig(JSON.stringify(base), 'x');
+    expect(c).toMatchObject({
+      listen: { host: '127.0.0.1', port: 8443 },
+      store: { type: 'sqlite' },
+      replay: { type: 'memory' },
+      trustedProxies: ['127.0.0.1', '::1'],
+    });
+  });
+  it('names each bad field', () => {
+    const message = issuesOf({
+      ...base,
+      listen: { port: 70000 },
+      store: { type: 'mysql' },
+      trustedProxies: ['not-an-ip'],
+      extra: 1,
+    });
+    for (const field of ['listen.port', 'store.type', 'trustedProxies.0', '(root)'])
+      expect(message).toContain(field);
+  });
+  it('needs a nonce secret and an admin token, from the file or the environment', () => {
+    issuesOf({ ...base, nonce: { secrets: [] } });
+    issuesOf({ ...base, adminTokenSha256: [] });
+    const c = parseServiceConfig(JSON.stringify({ ...base, nonce: {}, adminTokenSha256: [] }), 'x', {
+      POSTURE_VERIFIER_NONCE_SECRET: 'e'.repeat(40),
+      POSTURE_VERIFIER_ADMIN_TOKEN: 'admin',
+    });
+    expect(c.nonce.secrets[0]).toBe('e'.repeat(40));
+    expect(c.adminTokenSha256).toHaveLength(1);
+  });
+  it('refuses text that is not YAML', () => {
+    expect(() => parseServiceConfig('listen: [', 'x')).toThrow(ConfigInvalidError);
+  });
+});
