@@ -1,5 +1,5 @@
 /** The verification library: jose and src/shared only, no Node APIs; runs on any JS runtime. */
-export { verifyRequest } from './verify-request.js';
+export { verifyRequest, webCryptoSignatures } from './verify-request.js';
 export type {
   Decision,
   DenyReason,

@@ -67,6 +67,11 @@ export interface VerifyOptions {
   nonce?: { required: boolean; verify(nonce: string, nowMs: number): Promise<boolean> };
   cache?: AttestationCache<VerifiedAttestation>;
   decisionId?: () => string;
+  /**
+   * The ES256 primitive. Default: the platform's WebCrypto (any runtime). A host with a faster one
+   * (Node's synchronous node:crypto) may pass it; it must verify raw r‖s signatures over SHA-256.
+   */
+  signatures?: SignatureVerifier;
   /** Where device keys may live; e.g. ["tpm", "secure_enclave", "keychain"] refuses file keys. Default: any. */
   allowedKeyProtection?: readonly KeyProtection[];
 }
@@ -90,10 +95,21 @@ export interface Decision {
   attestationExpiresAt?: number;
 }
 
+export interface SignatureVerifier {
+  importKey(jwk: PublicJwk): Promise<unknown>;
+  verify(key: unknown, parts: CompactParts): Promise<boolean> | boolean;
+}
+
+/** WebCrypto, available on every JS runtime. */
+export const webCryptoSignatures: SignatureVerifier = {
+  importKey: importVerifyKey,
+  verify: (key, parts) => verifySignature(key as VerifyKey, parts),
+};
+
 export interface VerifiedAttestation {
   claims: AttestationClaims;
   kid: string;
-  cnfKey: VerifyKey;
+  cnfKey: unknown;
   /** base64url SHA-256 of the attestation text: what proofs carry as ath. */
   hash: string;
   /** The last evaluation of this attestation, reused for EVALUATION_TTL_MS under the same policy. */
@@ -182,9 +198,10 @@ async function verify(
   if (ph.typ !== PROOF_TYP || ph.alg !== ALG || !proofJwk) throw new Deny('proof_header_invalid');
   const attestationHash = cached?.hash ?? (await sha256Base64url(attestationText));
   const sameKey = cached && sameJwk(cached.claims.cnf.jwk, proofJwk);
-  const proofKey = sameKey ? cached.cnfKey : await importVerifyKey(proofJwk).catch(() => undefined);
+  const sig = options.signatures ?? webCryptoSignatures;
+  const proofKey = sameKey ? cached.cnfKey : await sig.importKey(proofJwk).catch(() => undefined);
   if (!proofKey) throw new Deny('proof_header_invalid');
-  if (!(await verifySignature(proofKey, proof))) throw new Deny('proof_signature_invalid');
+  if (!(await sig.verify(proofKey, proof))) throw new Deny('proof_signature_invalid');
 
   // 3. Proof claims against the original request, and its age.
   const pc = proof.payload;
@@ -324,10 +341,11 @@ async function verifyAttestation(
   if (h.typ !== ATTESTATION_TYP || h.alg !== ALG || !str(h.kid, 128))
     throw new Deny('attestation_header_invalid');
   const device = await lookup(options, h.kid);
-  const key = await importVerifyKey(device.jwk).catch(() => {
+  const sig = options.signatures ?? webCryptoSignatures;
+  const key = await sig.importKey(device.jwk).catch(() => {
     throw new Deny('store_unavailable', 'enrolled key unreadable');
   });
-  if (!(await verifySignature(key, parts))) throw new Deny('attestation_signature_invalid');
+  if (!(await sig.verify(key, parts))) throw new Deny('attestation_signature_invalid');
 
   const c = parts.payload;
   const cnf = asPublicP256((c.cnf as { jwk?: unknown } | undefined)?.jwk);
@@ -371,7 +389,7 @@ async function verifyAttestation(
   return {
     claims: c as unknown as AttestationClaims,
     kid: device.kid,
-    cnfKey: await importVerifyKey(cnf),
+    cnfKey: await sig.importKey(cnf),
     hash,
   };
 }

@@ -526,3 +526,46 @@ describe('verifyRequest', () => {
     expect((await s.check(headersFor(s.attestation.token, s.proof()))).allowed).toBe(true);
   });
 });
+
+describe('verifyRequest with node:crypto signatures (what the Node service uses)', () => {
+  it('decides exactly as with WebCrypto on valid, tampered and foreign signatures', async () => {
+    const { nodeSignatures } = await import('../../src/verifier/service/node-signatures.js');
+    const device = await testDevice('node-sig');
+    const other = await testDevice('node-sig-2');
+    const options = verifyOptions([device.record, other.record], { signatures: nodeSignatures });
+    const a = await device.attest();
+    const ok = await verifyRequest(
+      { method: 'GET', url: URL_, headers: headersFor(a.token, a.session.proof('GET', URL_, a.token, NOW)) },
+      options,
+    );
+    expect(ok.allowed).toBe(true);
+    const [h, p, sig] = a.token.split('.') as [string, string, string];
+    const tampered = `${h}.${p}.${sig.slice(0, -4)}AAAA`;
+    const bad = await verifyRequest(
+      {
+        method: 'GET',
+        url: URL_,
+        headers: headersFor(tampered, a.session.proof('GET', URL_, tampered, NOW)),
+      },
+      options,
+    );
+    expect(bad.reasons[0]?.code).toBe('attestation_signature_invalid');
+    const proof = a.session.proof('GET', URL_, a.token, NOW);
+    const [ph, pp, ps] = proof.split('.') as [string, string, string];
+    const badProof = await verifyRequest(
+      { method: 'GET', url: URL_, headers: headersFor(a.token, `${ph}.${pp}.${ps.slice(0, -4)}AAAA`) },
+      options,
+    );
+    expect(badProof.reasons[0]?.code).toBe('proof_signature_invalid');
+    const foreign = await forge(
+      { alg: 'ES256', typ: 'posture-attestation+jwt', kid: other.key.kid },
+      { ...a.claims },
+      device.key,
+    );
+    const f = await verifyRequest(
+      { method: 'GET', url: URL_, headers: headersFor(foreign, a.session.proof('GET', URL_, foreign, NOW)) },
+      options,
+    );
+    expect(f.reasons[0]?.code).toBe('attestation_signature_invalid');
+  });
+});

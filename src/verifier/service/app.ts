@@ -13,6 +13,7 @@ import type { Decision, DeviceRecord, VerifiedAttestation } from '../verify-requ
 import { verifyRequest } from '../verify-request.js';
 import type { ServiceConfig } from './config.js';
 import { verifyKeyProof } from './key-proof.js';
+import { nodeSignatures } from './node-signatures.js';
 import type { Metrics } from './metrics.js';
 import type { NonceIssuer } from './nonce.js';
 import type { DeviceStore, StoredDevice } from './store.js';
@@ -116,6 +117,7 @@ export function buildService(deps: ServiceDeps): FastifyInstance {
           ? { nonce: { required: true, verify: async (n: string, at: number) => deps.nonces.verify(n, at) } }
           : {}),
         ...(config.allowedKeyProtection ? { allowedKeyProtection: config.allowedKeyProtection } : {}),
+        signatures: nodeSignatures,
       },
     );
     const seconds = (performance.now() - started) / 1000;
