@@ -4,9 +4,9 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitForPort } from './ports.js';
 
 export interface Postgres {
   url: string;
@@ -32,17 +32,6 @@ function run(command: string, args: string[]): void {
   if (asRoot)
     execFileSync('/usr/sbin/runuser', ['-u', 'postgres', '--', command, ...args], { stdio: 'ignore' });
   else execFileSync(command, args, { stdio: 'ignore' });
-}
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createConnection({ host: '127.0.0.1', port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 export async function startPostgres(): Promise<Postgres> {
@@ -79,11 +68,7 @@ export async function startPostgres(): Promise<Postgres> {
           { stdio: 'ignore' },
         )
       : spawn(join(bin, 'postgres'), args, { stdio: 'ignore' });
-    const deadline = Date.now() + 20_000;
-    while (!(await portOpen(port))) {
-      if (Date.now() > deadline) throw new Error('postgres did not start');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitForPort(port, 'postgres');
     await new Promise((r) => setTimeout(r, 300));
   };
   const stop = async () => {

@@ -1,7 +1,7 @@
 /** A real Redis for tests: redis-server on a loopback port, no persistence. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createConnection } from 'node:net';
+import { waitForPort } from './ports.js';
 
 export interface RedisServer {
   url: string;
@@ -16,26 +16,13 @@ export function redisAvailable(): boolean {
 export async function startRedis(): Promise<RedisServer> {
   const port = 30000 + Math.floor(Math.random() * 10000);
   let child: ChildProcess | undefined;
-  const up = () =>
-    new Promise<boolean>((resolve) => {
-      const s = createConnection({ host: '127.0.0.1', port });
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
   const start = async () => {
     child = spawn(
       '/usr/bin/redis-server',
       ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
       { stdio: 'ignore' },
     );
-    const deadline = Date.now() + 10_000;
-    while (!(await up())) {
-      if (Date.now() > deadline) throw new Error('redis-server did not start');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitForPort(port, 'redis-server');
   };
   const stop = async () => {
     const c = child;

@@ -4,9 +4,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitForPort } from './ports.js';
 
 export interface Swtpm {
   tcti: string;
@@ -17,17 +17,6 @@ export interface Swtpm {
 
 export function swtpmAvailable(): boolean {
   return existsSync('/usr/bin/swtpm') && existsSync('/usr/bin/tpm2_createprimary');
-}
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createConnection({ host: '127.0.0.1', port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 export async function startSwtpm(): Promise<Swtpm> {
@@ -51,11 +40,7 @@ export async function startSwtpm(): Promise<Swtpm> {
       ],
       { stdio: 'ignore' },
     );
-    const deadline = Date.now() + 10_000;
-    while (!(await portOpen(port))) {
-      if (Date.now() > deadline) throw new Error('swtpm did not start');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitForPort(port, 'swtpm');
   };
   const stop = async () => {
     if (!child) return;
