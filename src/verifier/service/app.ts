@@ -47,7 +47,12 @@ function problem(reply: FastifyReply, status: number, error: string, message: st
 export function buildService(deps: ServiceDeps): FastifyInstance {
   const { config, store } = deps;
   const now = deps.now ?? Date.now;
-  const app = Fastify({ logger: false, bodyLimit: 64 * 1024, trustProxy: false, maxParamLength: 200 });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 64 * 1024,
+    trustProxy: false,
+    routerOptions: { maxParamLength: 200 },
+  });
   const trusted = new BlockList();
   for (const entry of config.trustedProxies) {
     const [ip, bits] = entry.split('/') as [string, string | undefined];
