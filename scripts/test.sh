@@ -12,7 +12,8 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 # D-Bus session) for the keychain; a TPM 2.0 (swtpm) driven through tpm2-tools; PostgreSQL and
 # Redis servers (each test starts its own on a loopback port); nginx and Caddy in front of the verifier.
 packages=(nftables iptables ufw iproute2 util-linux dbus gnome-keyring libsecret-tools swtpm swtpm-tools tpm2-tools libtss2-tcti-swtpm0
-  postgresql redis-server nginx-light caddy)
+  postgresql redis-server nginx-light caddy
+  g++ make python3)  # better-sqlite3 builds from source when no prebuilt binary can be fetched
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
