@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createAttestation } from '../dist/attest/attestation.js';
+import { benchReport } from './fixtures.js';
 import { keychainStore } from '../dist/keys/keychain.js';
 import { tpmStore } from '../dist/keys/tpm.js';
 import { DEFAULT_POLICY, validatePolicy } from '../dist/shared/policy.js';
@@ -20,42 +21,7 @@ const q = (samples, p) => {
 };
 const row = (name, value, note = '') => console.log(`${name.padEnd(52)} ${String(value).padEnd(14)} ${note}`);
 
-const NOW = Date.now();
-const observed = (check, observation) => ({
-  check,
-  status: 'observed',
-  observedAt: new Date(NOW).toISOString(),
-  evidence: ['file:/proc/self/mountinfo'],
-  observation,
-});
-const report = {
-  schema: 'posture-report/v1',
-  collectedAt: new Date(NOW).toISOString(),
-  platform: 'linux',
-  agent: { name: 'posture-agent', version: 'bench' },
-  device: {},
-  checks: {
-    disk_encryption: observed('disk_encryption', {
-      volumes: [{ id: '/', role: 'system', state: 'encrypted', method: 'LUKS2' }],
-    }),
-    os_version: observed('os_version', {
-      platform: 'linux',
-      name: 'Debian GNU/Linux 12',
-      version: '12',
-      distroId: 'debian',
-      rolling: false,
-    }),
-    firewall: observed('firewall', { enabled: true, ipv4: true, ipv6: true, components: [] }),
-    patch_level: observed('patch_level', {
-      manager: 'apt',
-      pending: 0,
-      securityPending: 0,
-      updates: [],
-      rebootRequired: false,
-      indexRefreshedAt: new Date(NOW - 3600_000).toISOString(),
-    }),
-  },
-};
+const report = benchReport();
 
 async function signBench(name, key, n) {
   const samples = [];

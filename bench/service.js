@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createAttestation } from '../dist/attest/attestation.js';
+import { benchReport } from './fixtures.js';
 import { signCompact } from '../dist/keys/jws.js';
 import { generatePrivateJwk, softwareKey } from '../dist/keys/software-key.js';
 import { openSqliteStore } from '../dist/verifier/service/sqlite-store.js';
@@ -130,41 +131,7 @@ const deviceId = JSON.parse(
     )
   ).body,
 ).deviceId;
-const observed = (check, observation) => ({
-  check,
-  status: 'observed',
-  observedAt: new Date().toISOString(),
-  evidence: [],
-  observation,
-});
-const report = {
-  schema: 'posture-report/v1',
-  collectedAt: new Date().toISOString(),
-  platform: 'linux',
-  agent: { name: 'posture-agent', version: 'bench' },
-  device: {},
-  checks: {
-    disk_encryption: observed('disk_encryption', {
-      volumes: [{ id: '/', role: 'system', state: 'encrypted' }],
-    }),
-    os_version: observed('os_version', {
-      platform: 'linux',
-      name: 'Debian GNU/Linux 12',
-      version: '12',
-      distroId: 'debian',
-      rolling: false,
-    }),
-    firewall: observed('firewall', { enabled: true, ipv4: true, ipv6: true, components: [] }),
-    patch_level: observed('patch_level', {
-      manager: 'apt',
-      pending: 0,
-      securityPending: 0,
-      updates: [],
-      rebootRequired: false,
-      indexRefreshedAt: new Date().toISOString(),
-    }),
-  },
-};
+const report = benchReport();
 
 async function load(name, targetPort, path, headersFor) {
   const attestation = await createAttestation({

@@ -80,26 +80,25 @@ export async function startSecretService(
   };
 }
 
+/** `dbus-send` arguments asking whether the Secret Service name is owned on the session bus. */
+const NAME_HAS_OWNER = [
+  '--session',
+  '--print-reply',
+  '--dest=org.freedesktop.DBus',
+  '/org/freedesktop/DBus',
+  'org.freedesktop.DBus.NameHasOwner',
+  'string:org.freedesktop.secrets',
+];
+
 /** Waits until org.freedesktop.secrets is owned on the bus (gnome-keyring has started). */
 async function waitForName(address: string): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     const owned = await new Promise<boolean>((resolve) => {
-      const p = spawn(
-        '/usr/bin/dbus-send',
-        [
-          '--session',
-          '--print-reply',
-          '--dest=org.freedesktop.DBus',
-          '/org/freedesktop/DBus',
-          'org.freedesktop.DBus.NameHasOwner',
-          'string:org.freedesktop.secrets',
-        ],
-        {
-          env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: address },
-          stdio: ['ignore', 'pipe', 'ignore'],
-        },
-      );
+      const p = spawn('/usr/bin/dbus-send', NAME_HAS_OWNER, {
+        env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: address },
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
       let out = '';
       p.stdout?.on('data', (c: Buffer) => (out += c.toString()));
       p.on('exit', () => resolve(/boolean true/.test(out)));
@@ -120,18 +119,7 @@ export function sessionHasSecretService(): boolean {
   )?.[1];
   if (!address) return false;
   try {
-    const out = execFileSync(
-      '/usr/bin/dbus-send',
-      [
-        '--session',
-        '--print-reply',
-        '--dest=org.freedesktop.DBus',
-        '/org/freedesktop/DBus',
-        'org.freedesktop.DBus.NameHasOwner',
-        'string:org.freedesktop.secrets',
-      ],
-      { encoding: 'utf8', timeout: 5000 },
-    );
+    const out = execFileSync('/usr/bin/dbus-send', NAME_HAS_OWNER, { encoding: 'utf8', timeout: 5000 });
     return /boolean true/.test(out);
   } catch {
     return false;

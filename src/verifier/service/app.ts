@@ -60,10 +60,17 @@ export function buildService(deps: ServiceDeps): FastifyInstance {
     if (bits === undefined) trusted.addAddress(ip, type);
     else trusted.addSubnet(ip, Number(bits), type);
   }
+  // Keyed by the peer address: the BlockList check (which builds a SocketAddress) runs once per peer.
+  const trustedByAddress = new Map<string, boolean>();
   const isTrusted = (address: string | undefined) => {
     if (!address) return false;
-    const plain = address.startsWith('::ffff:') ? address.slice(7) : address;
-    return trusted.check(plain, isIPv6(plain) ? 'ipv6' : 'ipv4');
+    let known = trustedByAddress.get(address);
+    if (known === undefined) {
+      const plain = address.startsWith('::ffff:') ? address.slice(7) : address;
+      known = trusted.check(plain, isIPv6(plain) ? 'ipv6' : 'ipv4');
+      if (trustedByAddress.size < 10_000) trustedByAddress.set(address, known);
+    }
+    return known;
   };
   const cache = new AttestationCache<VerifiedAttestation>();
   const lastSeenWrite = new Map<string, number>();
