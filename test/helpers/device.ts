@@ -16,51 +16,68 @@ export const AUDIENCE = 'https://app.example.com';
 export const URL_ = 'https://app.example.com/api/items';
 export const NOW = Date.parse('2026-11-22T12:00:00Z');
 
-const observed = (check: string, observation: object) => ({
+const observed = (check: string, observation: object, at: number) => ({
   check,
   status: 'observed',
-  observedAt: new Date(NOW - 60_000).toISOString(),
+  observedAt: new Date(at - 60_000).toISOString(),
   evidence: [],
   observation,
 });
 
-export function compliantChecks(): PostureChecks {
+/** A compliant Linux device as observed a minute before `at` (tests on the wall clock pass Date.now()). */
+export function compliantChecks(at: number = NOW): PostureChecks {
   return {
-    disk_encryption: observed('disk_encryption', {
-      volumes: [{ id: '/', role: 'system', state: 'encrypted', method: 'LUKS2' }],
-    }),
-    os_version: observed('os_version', {
-      platform: 'linux',
-      name: 'Debian GNU/Linux 12 (bookworm)',
-      version: '12',
-      distroId: 'debian',
-      rolling: false,
-    }),
-    firewall: observed('firewall', {
-      enabled: true,
-      ipv4: true,
-      ipv6: true,
-      components: [{ name: 'nftables', enabled: true, detail: 'inet filter/input: drops' }],
-    }),
-    patch_level: observed('patch_level', {
-      manager: 'apt',
-      pending: 0,
-      securityPending: 0,
-      updates: [],
-      rebootRequired: false,
-      indexRefreshedAt: new Date(NOW - 86_400_000).toISOString(),
-    }),
+    disk_encryption: observed(
+      'disk_encryption',
+      {
+        volumes: [{ id: '/', role: 'system', state: 'encrypted', method: 'LUKS2' }],
+      },
+      at,
+    ),
+    os_version: observed(
+      'os_version',
+      {
+        platform: 'linux',
+        name: 'Debian GNU/Linux 12 (bookworm)',
+        version: '12',
+        distroId: 'debian',
+        rolling: false,
+      },
+      at,
+    ),
+    firewall: observed(
+      'firewall',
+      {
+        enabled: true,
+        ipv4: true,
+        ipv6: true,
+        components: [{ name: 'nftables', enabled: true, detail: 'inet filter/input: drops' }],
+      },
+      at,
+    ),
+    patch_level: observed(
+      'patch_level',
+      {
+        manager: 'apt',
+        pending: 0,
+        securityPending: 0,
+        updates: [],
+        rebootRequired: false,
+        indexRefreshedAt: new Date(at - 86_400_000).toISOString(),
+      },
+      at,
+    ),
   } as PostureChecks;
 }
 
-export function report(checks: PostureChecks = compliantChecks()): PostureReport {
+export function report(checks?: PostureChecks, at: number = NOW): PostureReport {
   return {
     schema: 'posture-report/v1',
-    collectedAt: new Date(NOW - 60_000).toISOString(),
+    collectedAt: new Date(at - 60_000).toISOString(),
     platform: 'linux',
     agent: { name: 'posture-agent', version: 'test' },
     device: {},
-    checks,
+    checks: checks ?? compliantChecks(at),
   };
 }
 

@@ -27,9 +27,9 @@ async function enrolledDevice(svc: Awaited<ReturnType<typeof testService>>) {
   const res = await enrollKey(svc.call, key, await enrollmentToken(svc.call));
   expect(res.statusCode).toBe(201);
   const deviceId = (res.json() as { deviceId: string }).deviceId;
-  const attest = (checks = compliantChecks()) =>
+  const attest = (checks = compliantChecks(Date.now())) =>
     createAttestation({
-      report: report(checks),
+      report: report(checks, Date.now()),
       key,
       audience: APP_AUDIENCE,
       deviceId,
@@ -177,7 +177,7 @@ describe('verifier service', () => {
       expect(none.headers['www-authenticate']).toBe('PostureAttestation');
       expect(none.json().reasons[0].code).toBe('headers_missing');
       const d = await enrolledDevice(svc);
-      const checks = compliantChecks();
+      const checks = compliantChecks(Date.now());
       (checks.firewall as { observation: { enabled: boolean } }).observation.enabled = false;
       const a = await d.attest(checks);
       const res = await svc.call({
@@ -310,7 +310,7 @@ describe('verifier service', () => {
         ).json().reasons[0].code,
       ).toBe('device_unknown');
       const newA = await createAttestation({
-        report: report(),
+        report: report(undefined, Date.now()),
         key: fresh,
         audience: APP_AUDIENCE,
         deviceId: d.deviceId,

@@ -165,7 +165,7 @@ describePg('with a real PostgreSQL', () => {
     const deviceId = enrolled.json().deviceId as string;
     const url = 'https://app.example.com/x';
     const attempt = async () => {
-      const a = await createAttestation({ report: report(), key, audience: APP_AUDIENCE, deviceId });
+      const a = await createAttestation({ report: report(undefined, Date.now()), key, audience: APP_AUDIENCE, deviceId });
       return svc.call({
         method: 'GET',
         url: '/v1/forward-auth',
@@ -201,7 +201,7 @@ describeRedis('with a real Redis', () => {
     const deviceId = (await enrollKey(svc.call, key, await enrollmentToken(svc.call))).json()
       .deviceId as string;
     const url = 'https://app.example.com/x';
-    const a = await createAttestation({ report: report(), key, audience: APP_AUDIENCE, deviceId });
+    const a = await createAttestation({ report: report(undefined, Date.now()), key, audience: APP_AUDIENCE, deviceId });
     const attempt = () =>
       svc.call({
         method: 'GET',
