@@ -21,9 +21,23 @@ export interface CompactParts {
 const decoder = new TextDecoder('utf-8', { fatal: true });
 const encoder = new TextEncoder();
 
+/** Node's Buffer where there is one (native, several times faster than jose's portable decoder). */
+const nodeBuffer = (globalThis as { Buffer?: { from(text: string, encoding: 'base64url'): Uint8Array } })
+  .Buffer;
+
+/**
+ * base64url to bytes, strictly: the caller has checked the alphabet (COMPACT_JWS); a length that
+ * leaves 1 over 4 is no base64 at all, and both decoders then refuse it.
+ */
+function decodePart(part: string): Uint8Array {
+  if (!nodeBuffer) return base64url.decode(part);
+  if (part.length % 4 === 1) throw new TypeError('invalid base64url length');
+  return nodeBuffer.from(part, 'base64url');
+}
+
 function decodeObject(part: string): Record<string, unknown> | undefined {
   try {
-    const value: unknown = JSON.parse(decoder.decode(base64url.decode(part)));
+    const value: unknown = JSON.parse(decoder.decode(decodePart(part)));
     return value !== null && typeof value === 'object' && !Array.isArray(value)
       ? (value as Record<string, unknown>)
       : undefined;
@@ -41,7 +55,7 @@ export function parseCompact(token: string): CompactParts | undefined {
   if (!header || !payload) return undefined;
   let signature: Uint8Array;
   try {
-    signature = base64url.decode(s);
+    signature = decodePart(s);
   } catch {
     return undefined;
   }

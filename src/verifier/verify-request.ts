@@ -150,15 +150,25 @@ export async function verifyRequest(request: VerifyRequestInput, options: Verify
 
 function headerValue(headers: VerifyRequestInput['headers'], name: string): string {
   const wanted = name.toLowerCase();
-  const values: string[] = [];
-  for (const [key, value] of Object.entries(headers)) {
-    if (key.toLowerCase() !== wanted || value === undefined) continue;
-    values.push(...(Array.isArray(value) ? value : [value]));
+  let value: string | undefined;
+  let count = 0;
+  for (const key of Object.keys(headers)) {
+    // Node hands names in lower case; other callers may not.
+    if (key.length !== wanted.length || (key !== wanted && key.toLowerCase() !== wanted)) continue;
+    const v = headers[key];
+    if (v === undefined) continue;
+    if (Array.isArray(v)) {
+      count += v.length;
+      value = v[0];
+    } else {
+      count += 1;
+      value = v;
+    }
   }
-  if (values.length === 0) throw new Deny('headers_missing');
+  if (count === 0 || value === undefined) throw new Deny('headers_missing');
   // A JWS has no comma: one means a proxy joined repeated headers.
-  if (values.length > 1 || (values[0] ?? '').includes(',')) throw new Deny('header_duplicated', name);
-  const value = (values[0] ?? '').trim();
+  if (count > 1 || value.includes(',')) throw new Deny('header_duplicated', name);
+  value = value.trim();
   if (value.length > MAX_HEADER_BYTES) throw new Deny('header_too_large', name);
   return value;
 }

@@ -1,5 +1,9 @@
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigInvalidError } from '../../src/shared/errors.js';
 import { parseServiceConfig } from '../../src/verifier/service/config.js';
+import { startVerifier } from '../../src/verifier/service/main.js';
 import { createNonces } from '../../src/verifier/service/nonce.js';
 
 describe('stateless nonces', () => {
@@ -81,5 +85,21 @@ describe('service configuration', () => {
   });
   it('refuses text that is not YAML', () => {
     expect(() => parseServiceConfig('listen: [', 'x')).toThrow(ConfigInvalidError);
+  });
+
+  it('a decision log that cannot be opened stops the start with ERR_CONFIG_INVALID, before any store is made', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'posture-cfg-'));
+    const file = join(dir, 'verifier.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        ...base,
+        listen: { host: '127.0.0.1', port: 0 },
+        store: { type: 'sqlite', path: join(dir, 'db', 'devices.db') },
+        decisionLog: join(dir, 'missing', 'decisions.log'),
+      }),
+    );
+    await expect(startVerifier(file)).rejects.toMatchObject({ code: 'ERR_CONFIG_INVALID' });
+    expect(existsSync(join(dir, 'db'))).toBe(false);
   });
 });

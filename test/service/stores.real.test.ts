@@ -122,6 +122,44 @@ function storeContract(name: string, open: () => Promise<DeviceStore>) {
       });
       expect((await store.listDevices({ limit: 1000 })).some((d) => d.deviceId === `rot-${now}`)).toBe(true);
     });
+
+    it('a change made through another connection (another replica) is seen by the next lookup', async () => {
+      const now = Date.now();
+      const other = await open();
+      try {
+        const k = await jwkFor();
+        await store.createToken({ hash: `rep-${now}`, createdAt: now, expiresAt: now + 60_000 });
+        await store.enroll(`rep-${now}`, now, {
+          deviceId: `rep-${now}`,
+          kid: k.kid,
+          jwk: k.publicJwk,
+          keyProtection: 'keychain',
+          facts: {},
+          enrolledAt: now,
+        });
+        // Looked up (and so possibly held in memory) before the other replica writes.
+        expect((await store.deviceByKid(k.kid))?.status).toBe('active');
+        expect((await other.deviceByKid(k.kid))?.status).toBe('active');
+        expect(await other.setStatus(`rep-${now}`, 'revoked')).toBe(true);
+        expect((await store.deviceByKid(k.kid))?.status).toBe('revoked');
+        await other.recordSeen(`rep-${now}`, now + 5, {
+          overall: 'fail',
+          failing: ['firewall'],
+          policyRevision: 'r',
+          at: now + 5,
+        });
+        expect(await store.deviceByKid(k.kid)).toMatchObject({
+          lastSeenAt: now + 5,
+          lastPosture: { overall: 'fail' },
+        });
+        // And this store's own writes are seen by itself at once.
+        await store.setStatus(`rep-${now}`, 'locked');
+        expect((await store.deviceByKid(k.kid))?.status).toBe('locked');
+        expect((await other.deviceByKid(k.kid))?.status).toBe('locked');
+      } finally {
+        await other.close();
+      }
+    });
   });
 }
 
@@ -139,9 +177,8 @@ function replayContract(name: string, open: () => Promise<ReplayStore & { close?
   });
 }
 
-storeContract('sqlite', async () =>
-  openSqliteStore(join(mkdtempSync(join(tmpdir(), 'posture-store-')), 'devices.db')),
-);
+const sqlitePath = join(mkdtempSync(join(tmpdir(), 'posture-store-')), 'devices.db');
+storeContract('sqlite', async () => openSqliteStore(sqlitePath));
 replayContract('memory', async () => new MemoryReplayStore(1000));
 
 const describePg = postgresAvailable() ? describe : describe.skip;
@@ -165,7 +202,12 @@ describePg('with a real PostgreSQL', () => {
     const deviceId = enrolled.json().deviceId as string;
     const url = 'https://app.example.com/x';
     const attempt = async () => {
-      const a = await createAttestation({ report: report(undefined, Date.now()), key, audience: APP_AUDIENCE, deviceId });
+      const a = await createAttestation({
+        report: report(undefined, Date.now()),
+        key,
+        audience: APP_AUDIENCE,
+        deviceId,
+      });
       return svc.call({
         method: 'GET',
         url: '/v1/forward-auth',
@@ -201,7 +243,12 @@ describeRedis('with a real Redis', () => {
     const deviceId = (await enrollKey(svc.call, key, await enrollmentToken(svc.call))).json()
       .deviceId as string;
     const url = 'https://app.example.com/x';
-    const a = await createAttestation({ report: report(undefined, Date.now()), key, audience: APP_AUDIENCE, deviceId });
+    const a = await createAttestation({
+      report: report(undefined, Date.now()),
+      key,
+      audience: APP_AUDIENCE,
+      deviceId,
+    });
     const attempt = () =>
       svc.call({
         method: 'GET',

@@ -3,16 +3,17 @@
  * `posture-verifier --config FILE`: the verifier service. SIGHUP reloads the policy; SIGTERM and
  * SIGINT stop accepting, finish requests in flight, close the stores.
  */
-import { createWriteStream, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Command } from 'commander';
-import { PostureError } from '../../shared/errors.js';
+import { ConfigInvalidError, PostureError } from '../../shared/errors.js';
 import type { Policy } from '../../shared/policy.js';
 import { DEFAULT_POLICY, parsePolicy } from '../../shared/policy.js';
 import { MemoryReplayStore } from '../replay.js';
 import { buildService } from './app.js';
 import { loadServiceConfig, type ServiceConfig } from './config.js';
+import { openDecisionLog, type DecisionLog } from './decision-log.js';
 import { createMetrics } from './metrics.js';
 import { createNonces } from './nonce.js';
 import { openSqliteStore } from './sqlite-store.js';
@@ -41,12 +42,18 @@ function readPolicy(config: ServiceConfig): Policy {
 export async function startVerifier(configPath: string): Promise<{ close(): Promise<void>; url: string }> {
   const config = loadServiceConfig(configPath);
   let policy = readPolicy(config);
+  let log: DecisionLog;
+  try {
+    log = openDecisionLog(config.decisionLog, (error) =>
+      process.stderr.write(`posture-verifier: decision log ${config.decisionLog}: ${error.message}\n`),
+    );
+  } catch (error) {
+    throw new ConfigInvalidError(
+      `decisionLog: cannot open ${config.decisionLog} (${(error as NodeJS.ErrnoException).code}); create its folder or point decisionLog elsewhere.`,
+    );
+  }
   const store = await openStore(config);
   const replay = await openReplay(config);
-  const log =
-    config.decisionLog === '-'
-      ? process.stdout
-      : createWriteStream(config.decisionLog, { flags: 'a', mode: 0o640 });
   const app = buildService({
     config,
     store,
@@ -58,7 +65,7 @@ export async function startVerifier(configPath: string): Promise<{ close(): Prom
       return policy;
     },
     metrics: createMetrics(),
-    logDecision: (entry) => log.write(`${JSON.stringify(entry)}\n`),
+    logDecision: (entry) => log.write(entry),
   });
   const url = await app.listen({ host: config.listen.host, port: config.listen.port });
   process.on('SIGHUP', () => {
@@ -77,7 +84,7 @@ export async function startVerifier(configPath: string): Promise<{ close(): Prom
       await app.close();
       await store.close();
       await (replay as { close?: () => Promise<void> }).close?.();
-      if (log !== process.stdout) log.end();
+      await log.close();
     },
   };
 }

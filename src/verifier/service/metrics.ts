@@ -23,12 +23,19 @@ export function createMetrics(): Metrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
     registers: [registry],
   });
+  // One child counter per (result, reason): prom-client then skips hashing a label object per decision.
+  const children = new Map<string, ReturnType<typeof decisions.labels>>();
   return {
     observe(decision, seconds) {
-      decisions.inc({
-        result: decision.allowed ? 'allow' : 'deny',
-        reason: decision.reasons[0]?.code ?? 'none',
-      });
+      const result = decision.allowed ? 'allow' : 'deny';
+      const reason = decision.reasons[0]?.code ?? 'none';
+      const key = `${result} ${reason}`;
+      let child = children.get(key);
+      if (!child) {
+        child = decisions.labels(result, reason);
+        children.set(key, child);
+      }
+      child.inc();
       latency.observe(seconds);
     },
     render: () => registry.metrics(),

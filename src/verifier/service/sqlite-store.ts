@@ -2,6 +2,12 @@
  * The embedded device store: one SQLite file in WAL mode, synchronous=FULL, so an enrollment that was
  * answered survives a kill -9 and a token is consumed at most once (the consume and the insert share
  * a transaction).
+ *
+ * Lookups by kid (one per verified request) are served from memory while they are provably
+ * current: this store's own writes drop the devices they touch, and `PRAGMA data_version`, read on
+ * every lookup, changes when any other connection (another verifier process on the same file, an
+ * admin's sqlite3 shell) commits, which drops them all. A revocation therefore takes effect on the
+ * very next request, as without the cache.
  */
 import Database from 'better-sqlite3';
 import type { KeyProtection, PublicJwk } from '../../shared/claims.js';
@@ -20,6 +26,8 @@ interface Row {
   last_seen_at: number | null;
   last_posture: string | null;
 }
+
+const CACHE_CAPACITY = 100_000;
 
 const toDevice = (r: Row): StoredDevice => ({
   deviceId: r.device_id,
@@ -76,6 +84,24 @@ export function openSqliteStore(path: string): DeviceStore {
     history: db.prepare('INSERT INTO key_history (device_id, kid, replaced_at) VALUES (?, ?, ?)'),
     seen: db.prepare('UPDATE devices SET last_seen_at = ?, last_posture = ? WHERE device_id = ?'),
   };
+  const dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
+  const cache = new Map<string, StoredDevice>();
+  const cachedKid = new Map<string, string>();
+  let version = dataVersion.get();
+  const forget = (deviceId: string) => {
+    const kid = cachedKid.get(deviceId);
+    if (kid === undefined) return;
+    cache.delete(kid);
+    cachedKid.delete(deviceId);
+  };
+  const remember = (d: StoredDevice) => {
+    if (cache.size >= CACHE_CAPACITY) {
+      const oldest = cache.keys().next().value;
+      if (oldest !== undefined) forget((cache.get(oldest) as StoredDevice).deviceId);
+    }
+    cache.set(d.kid, d);
+    cachedKid.set(d.deviceId, d.kid);
+  };
   const enroll = db.transaction(
     (tokenHash: string, now: number, d: Omit<StoredDevice, 'status' | 'label'>): EnrollResult => {
       const token = q.token.get(tokenHash);
@@ -112,19 +138,43 @@ export function openSqliteStore(path: string): DeviceStore {
   return {
     kind: 'sqlite',
     createToken: async (t) => void q.insertToken.run(t.hash, t.label ?? null, t.createdAt, t.expiresAt),
-    enroll: async (hash, now, device) => enroll.immediate(hash, now, device),
+    enroll: async (hash, now, device) => {
+      const result = enroll.immediate(hash, now, device);
+      if (result.ok) forget(result.device.deviceId);
+      return result;
+    },
     deviceByKid: async (kid) => {
+      const now = dataVersion.get();
+      if (now !== version) {
+        cache.clear();
+        cachedKid.clear();
+        version = now;
+      }
+      const hit = cache.get(kid);
+      if (hit) return hit;
       const r = q.byKid.get(kid);
-      return r ? toDevice(r) : undefined;
+      if (!r) return undefined;
+      const d = toDevice(r);
+      remember(d);
+      return d;
     },
     device: async (id) => {
       const r = q.byId.get(id);
       return r ? toDevice(r) : undefined;
     },
     listDevices: async ({ limit = 100, offset = 0 } = {}) => q.list.all(limit, offset).map(toDevice),
-    setStatus: async (id, status) => q.setStatus.run(status, id).changes === 1,
-    rotateKey: async (id, oldKid, jwk, kid, protection) => rotate.immediate(id, oldKid, jwk, kid, protection),
-    recordSeen: async (id, at, posture) => void q.seen.run(at, posture ? JSON.stringify(posture) : null, id),
+    setStatus: async (id, status) => {
+      forget(id);
+      return q.setStatus.run(status, id).changes === 1;
+    },
+    rotateKey: async (id, oldKid, jwk, kid, protection) => {
+      forget(id);
+      return rotate.immediate(id, oldKid, jwk, kid, protection);
+    },
+    recordSeen: async (id, at, posture) => {
+      forget(id);
+      q.seen.run(at, posture ? JSON.stringify(posture) : null, id);
+    },
     ping: async () => void db.prepare('SELECT 1').get(),
     close: async () => {
       db.close();

@@ -1,0 +1,103 @@
+/**
+ * The decision log: one JSON line per decision, appended to a file or written to stdout.
+ *
+ * Lines are gathered while the event loop handles a burst of requests and written with one
+ * `write` after it (setImmediate), not one stream write per decision. A write in flight holds the
+ * next batch back, so lines stay in order. `close` waits for it and writes what is left before the
+ * service exits. A failed or short write keeps the bytes not written and tries them again with the
+ * next batch; the failure is reported once per run of failures and counted. What waits is bounded,
+ * so a disk that stays full cannot eat the service's memory: past the bound, lines are dropped and
+ * counted (at most twice the bound waits: one batch being retried, and the lines after it).
+ */
+import { closeSync, fsyncSync, openSync, write, writeSync } from 'node:fs';
+
+export interface DecisionLog {
+  write(entry: object): void;
+  /** Failed or short writes, and lines dropped because too much was waiting. */
+  readonly stats: { failures: number; dropped: number };
+  /** Waits for a write in flight, writes what is left, and closes the file. */
+  close(): Promise<void>;
+}
+
+const MAX_PENDING_BYTES = 64 * 1024 * 1024;
+
+export function openDecisionLog(target: string, onError: (error: Error) => void): DecisionLog {
+  const fd = target === '-' ? 1 : openSync(target, 'a', 0o640);
+  let pending: string[] = [];
+  let pendingBytes = 0;
+  /** Bytes handed to a write that did not take them (an error or a short write). */
+  let carry: Buffer | undefined;
+  let inFlight: Promise<void> | undefined;
+  let scheduled = false;
+  let failing = false;
+  let closed = false;
+  const stats = { failures: 0, dropped: 0 };
+
+  const take = (): Buffer => {
+    const fresh = Buffer.from(pending.join(''), 'utf8');
+    pending = [];
+    pendingBytes = 0;
+    const out = carry ? Buffer.concat([carry, fresh]) : fresh;
+    carry = undefined;
+    return out;
+  };
+
+  const flush = () => {
+    scheduled = false;
+    if (inFlight || (pending.length === 0 && !carry)) return;
+    const buffer = take();
+    let done!: () => void;
+    inFlight = new Promise((resolve) => (done = resolve));
+    write(fd, buffer, 0, buffer.length, null, (error, written) => {
+      if (error || written < buffer.length) {
+        stats.failures += 1;
+        if (!failing) onError(error ?? new Error(`short write to the decision log (${written} bytes)`));
+        failing = true;
+        carry = buffer.subarray(error ? 0 : written);
+      } else failing = false;
+      inFlight = undefined;
+      done();
+      if ((pending.length || carry) && !closed) schedule(failing ? 1000 : 0);
+    });
+  };
+  const schedule = (delayMs = 0) => {
+    if (scheduled) return;
+    scheduled = true;
+    if (delayMs) setTimeout(flush, delayMs).unref();
+    else setImmediate(flush);
+  };
+
+  return {
+    stats,
+    write(entry) {
+      if (closed) return;
+      const line = `${JSON.stringify(entry)}\n`;
+      if (pendingBytes + (carry?.length ?? 0) + line.length > MAX_PENDING_BYTES) {
+        stats.dropped += 1;
+        return;
+      }
+      pending.push(line);
+      pendingBytes += line.length;
+      if (!failing) schedule();
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      while (inFlight) await inFlight;
+      if (pending.length || carry) {
+        try {
+          writeSync(fd, take());
+        } catch (error) {
+          onError(error as Error);
+        }
+      }
+      if (fd === 1) return;
+      try {
+        fsyncSync(fd);
+      } catch {
+        // Not every target (a pipe, /dev/stdout) can be synced.
+      }
+      closeSync(fd);
+    },
+  };
+}
