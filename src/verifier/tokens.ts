@@ -16,6 +16,14 @@ export interface CompactParts {
   payload: Record<string, unknown>;
   signingInput: Uint8Array;
   signature: Uint8Array;
+  /** The header exactly as it came (base64url). */
+  headerSegment: string;
+}
+
+/** A header already read and checked, by its exact base64url text: it is not decoded again. */
+export interface KnownHeader {
+  segment: string;
+  header: Record<string, unknown>;
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -46,11 +54,14 @@ function decodeObject(part: string): Record<string, unknown> | undefined {
   }
 }
 
-/** Splits and decodes a compact JWS; undefined when any part is not what it must be. */
-export function parseCompact(token: string): CompactParts | undefined {
+/**
+ * Splits and decodes a compact JWS; undefined when any part is not what it must be. When the header
+ * text equals `known.segment`, `known.header` stands for it (a session's proofs share one header).
+ */
+export function parseCompact(token: string, known?: KnownHeader): CompactParts | undefined {
   if (!COMPACT_JWS.test(token)) return undefined;
   const [h, p, s] = token.split('.') as [string, string, string];
-  const header = decodeObject(h);
+  const header = known && h === known.segment ? known.header : decodeObject(h);
   const payload = decodeObject(p);
   if (!header || !payload) return undefined;
   let signature: Uint8Array;
@@ -59,7 +70,7 @@ export function parseCompact(token: string): CompactParts | undefined {
   } catch {
     return undefined;
   }
-  return { header, payload, signingInput: encoder.encode(`${h}.${p}`), signature };
+  return { header, payload, signingInput: encoder.encode(`${h}.${p}`), signature, headerSegment: h };
 }
 
 /** A public P-256 JWK and nothing private. */

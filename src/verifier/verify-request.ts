@@ -21,7 +21,7 @@ import { AttestationCache } from './cache.js';
 import type { ReasonCode } from './reasons.js';
 import { REASONS } from './reasons.js';
 import type { ReplayStore } from './replay.js';
-import type { CompactParts, VerifyKey } from './tokens.js';
+import type { CompactParts, KnownHeader, VerifyKey } from './tokens.js';
 import {
   asPublicP256,
   importVerifyKey,
@@ -112,6 +112,8 @@ export interface VerifiedAttestation {
   cnfKey: unknown;
   /** base64url SHA-256 of the attestation text: what proofs carry as ath. */
   hash: string;
+  /** The header of this attestation's proofs once one passed every check with the cnf key. */
+  proofHeader?: KnownHeader & { jwk: PublicJwk };
   /** The last evaluation of this attestation, reused for EVALUATION_TTL_MS under the same policy. */
   evaluation?: { policy: Policy; atMs: number; result: Evaluation };
 }
@@ -194,22 +196,32 @@ async function verify(
   // 1. Header count, size and compact-JWS shape.
   const attestationText = headerValue(request.headers, ATTESTATION_HEADER);
   const proofText = headerValue(request.headers, PROOF_HEADER);
-  const proof = parseCompact(proofText);
   // A verified attestation is cached by its exact text; only a new one is parsed and hashed.
   const cached = cache.get(attestationText, nowMs);
+  const known = cached?.proofHeader;
+  const proof = parseCompact(proofText, known);
   const attestation = cached ? undefined : parseCompact(attestationText);
   if (!proof || (!cached && !attestation))
     throw new Deny('malformed_token', proof ? ATTESTATION_HEADER : PROOF_HEADER);
 
-  // 2. Proof: pinned typ and alg, its embedded public key, its signature.
+  // 2. Proof: pinned typ and alg, its embedded public key, its signature. A header identical to
+  // one that already passed all of this with this attestation's cnf key is not checked again.
   const ph = proof.header;
-  if ('crit' in ph) throw new Deny('crit_unsupported', PROOF_HEADER);
-  const proofJwk = asPublicP256(ph.jwk);
-  if (ph.typ !== PROOF_TYP || ph.alg !== ALG || !proofJwk) throw new Deny('proof_header_invalid');
-  const attestationHash = cached?.hash ?? (await sha256Base64url(attestationText));
-  const sameKey = cached && sameJwk(cached.claims.cnf.jwk, proofJwk);
   const sig = options.signatures ?? webCryptoSignatures;
-  const proofKey = sameKey ? cached.cnfKey : await sig.importKey(proofJwk).catch(() => undefined);
+  const attestationHash = cached?.hash ?? (await sha256Base64url(attestationText));
+  let proofJwk: PublicJwk;
+  let proofKey: unknown;
+  if (known && ph === known.header) {
+    proofJwk = known.jwk;
+    proofKey = cached.cnfKey;
+  } else {
+    if ('crit' in ph) throw new Deny('crit_unsupported', PROOF_HEADER);
+    const jwk = asPublicP256(ph.jwk);
+    if (ph.typ !== PROOF_TYP || ph.alg !== ALG || !jwk) throw new Deny('proof_header_invalid');
+    proofJwk = jwk;
+    const sameKey = cached && sameJwk(cached.claims.cnf.jwk, proofJwk);
+    proofKey = sameKey ? cached.cnfKey : await sig.importKey(proofJwk).catch(() => undefined);
+  }
   if (!proofKey) throw new Deny('proof_header_invalid');
   if (!(await sig.verify(proofKey, proof))) throw new Deny('proof_signature_invalid');
 
@@ -258,6 +270,7 @@ async function verify(
   // 6. Binding of the proof to this attestation.
   if (pc.ath !== attestationHash) throw new Deny('binding_ath_mismatch');
   if (!sameJwk(claims.cnf.jwk, proofJwk)) throw new Deny('binding_cnf_mismatch');
+  verified.proofHeader ??= { segment: proof.headerSegment, header: ph, jwk: proofJwk };
 
   // 7. Replay, only once all the cryptography has passed.
   let replay;

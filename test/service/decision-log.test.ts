@@ -1,5 +1,5 @@
 /**
- * The decision log on real files: every line, in order, across bursts and a close; a failing disk
+ * The decision log on real files: every line, in order, across batches and a close; a failing disk
  * (/dev/full answers every write with ENOSPC) is reported once and never throws into the service.
  */
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
@@ -53,7 +53,8 @@ describe('decision log', () => {
         expect(() => log.write({ i })).not.toThrow();
         await tick();
       }
-      await new Promise((r) => setTimeout(r, 50));
+      // The batch is due 100 ms after the first line; that write fails; close() tries once more.
+      await new Promise((r) => setTimeout(r, 250));
       await log.close();
       expect(log.stats.failures).toBeGreaterThanOrEqual(1);
       expect(errors[0]).toBe('ENOSPC');

@@ -179,6 +179,32 @@ describe('verifyRequest', () => {
         'crit_unsupported',
       );
     });
+    it('after an allowed request (attestation and proof header cached) every hostile header is still refused', async () => {
+      const s = await setup();
+      expect((await s.check(headersFor(s.attestation.token, s.proof()))).allowed).toBe(true);
+      const [h, payload, sig] = s.proof('GET', URL_, NOW + 1000).split('.') as [string, string, string];
+      const jwk = s.attestation.session.publicJwk;
+      const cases: Array<[object, string]> = [
+        [{ typ: 'posture-proof+jwt', alg: 'none', jwk }, 'proof_header_invalid'],
+        [{ typ: 'dpop+jwt', alg: 'ES256', jwk }, 'proof_header_invalid'],
+        [
+          { typ: 'posture-proof+jwt', alg: 'ES256', jwk: { ...jwk, d: 'A'.repeat(43) } },
+          'proof_header_invalid',
+        ],
+        [{ typ: 'posture-proof+jwt', alg: 'ES256', jwk, crit: ['exp'], exp: 1 }, 'crit_unsupported'],
+      ];
+      for (const [header, code] of cases)
+        expectDeny(await s.check(headersFor(s.attestation.token, `${b64(header)}.${payload}.${sig}`)), code);
+      // The cached header with another payload still needs the session key's signature.
+      const claims = JSON.parse(new TextDecoder().decode(base64url.decode(payload)));
+      const forged = b64({ ...claims, htu: 'https://app.example.com/admin' });
+      expectDeny(
+        await s.check(headersFor(s.attestation.token, `${h}.${forged}.${sig}`)),
+        'proof_signature_invalid',
+      );
+      // And the untouched proof passes.
+      expect((await s.check(headersFor(s.attestation.token, `${h}.${payload}.${sig}`))).allowed).toBe(true);
+    });
     it('a tampered payload or signature → proof_signature_invalid', async () => {
       const s = await setup();
       const [h, p, sig] = s.proof().split('.') as [string, string, string];

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { Policy } from '../../shared/policy.js';
 import { AttestationCache } from '../cache.js';
 import type { ReplayStore } from '../replay.js';
-import type { Decision, DeviceRecord, VerifiedAttestation } from '../verify-request.js';
+import type { Decision, DeviceRecord, VerifiedAttestation, VerifyOptions } from '../verify-request.js';
 import { verifyRequest } from '../verify-request.js';
 import type { ServiceConfig } from './config.js';
 import { verifyKeyProof } from './key-proof.js';
@@ -102,11 +102,27 @@ export function buildService(deps: ServiceDeps): FastifyInstance {
     return undefined;
   };
 
-  const lookupDevice = async (kid: string): Promise<DeviceRecord | undefined> => {
-    const d = await store.deviceByKid(kid);
-    return d
-      ? { deviceId: d.deviceId, kid: d.kid, jwk: d.jwk, status: d.status, keyProtection: d.keyProtection }
-      : undefined;
+  // A stored device is a DeviceRecord with more fields; verifyRequest reads only the record's.
+  const lookupDevice = (kid: string): Promise<DeviceRecord | undefined> => store.deviceByKid(kid);
+
+  // The options object is made once per policy, not once per request.
+  let verifyOptions: VerifyOptions | undefined;
+  const optionsFor = (policy: Policy): VerifyOptions => {
+    if (verifyOptions?.policy === policy) return verifyOptions;
+    verifyOptions = {
+      audience: config.audience,
+      lookupDevice,
+      policy,
+      replayStore: deps.replay,
+      cache,
+      now,
+      ...(config.nonce.required
+        ? { nonce: { required: true, verify: async (n: string, at: number) => deps.nonces.verify(n, at) } }
+        : {}),
+      ...(config.allowedKeyProtection ? { allowedKeyProtection: config.allowedKeyProtection } : {}),
+      signatures: nodeSignatures,
+    };
+    return verifyOptions;
   };
 
   async function decide(
@@ -116,22 +132,8 @@ export function buildService(deps: ServiceDeps): FastifyInstance {
   ): Promise<Decision> {
     const started = performance.now();
     const policy = deps.policy();
-    const decision = await verifyRequest(
-      { method, url, headers },
-      {
-        audience: config.audience,
-        lookupDevice,
-        policy,
-        replayStore: deps.replay,
-        cache,
-        now,
-        ...(config.nonce.required
-          ? { nonce: { required: true, verify: async (n: string, at: number) => deps.nonces.verify(n, at) } }
-          : {}),
-        ...(config.allowedKeyProtection ? { allowedKeyProtection: config.allowedKeyProtection } : {}),
-        signatures: nodeSignatures,
-      },
-    );
+    const decision = await verifyRequest({ method, url, headers }, optionsFor(policy));
+
     const seconds = (performance.now() - started) / 1000;
     deps.metrics.observe(decision, seconds);
     deps.logDecision({
