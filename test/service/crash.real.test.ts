@@ -84,26 +84,23 @@ describe('verifier killed with enrollments in flight', () => {
     while (settled < 15) await new Promise((r) => setTimeout(r, 2));
     child.kill('SIGKILL');
     const results = await Promise.all(attempts);
+    // The restarted service reopens the file (the dead one's lock went with it).
     child = await startService(configPath, port);
+    const answered = results.filter((r) => r.status === 201);
     try {
-      const answered = results.filter((r) => r.status === 201);
       // The kill must have cut the stream: some answered before it, some not.
       expect(answered.length).toBeGreaterThan(0);
       expect(results.some((r) => r.status === 0)).toBe(true);
-      const db = new Database(dbPath, { readonly: true });
-      const devices = db.prepare('SELECT kid FROM devices').all() as { kid: string }[];
-      const used = db.prepare('SELECT used_by FROM enrollment_tokens WHERE used_at IS NOT NULL').all() as {
-        used_by: string;
-      }[];
-      db.close();
-      // Every answered enrollment survived the kill.
-      for (const a of answered) expect(devices.map((d) => d.kid)).toContain(a.kid);
-      // No token enrolled two devices, and every device came through exactly one token.
-      expect(devices.length).toBe(used.length);
-      expect(new Set(used.map((u) => u.used_by)).size).toBe(used.length);
-      expect(devices.length).toBeLessThanOrEqual(40);
+      const listed = (
+        await call({
+          method: 'GET',
+          url: '/v1/admin/devices?limit=1000',
+          headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+        })
+      ).json().devices as { kid: string }[];
+      for (const a of answered) expect(listed.map((d) => d.kid)).toContain(a.kid);
       // After the restart, a used token stays used.
-      const loser = keys.find((k) => !devices.some((d) => d.kid === k.kid)) ?? keys[0];
+      const loser = keys.find((k) => !listed.some((d) => d.kid === k.kid)) ?? keys[0];
       const usedToken = tokens.find((_t, i) => results[i]?.status === 201 || results[i + 40]?.status === 201);
       if (usedToken && loser) {
         const retry = await enrollKey(call, loser, usedToken, { aud });
@@ -111,6 +108,20 @@ describe('verifier killed with enrollments in flight', () => {
       }
     } finally {
       child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)));
     }
+    // The service owns its file while it runs; once it has stopped, the file itself is read.
+    const db = new Database(dbPath, { readonly: true });
+    const devices = db.prepare('SELECT kid FROM devices').all() as { kid: string }[];
+    const used = db.prepare('SELECT used_by FROM enrollment_tokens WHERE used_at IS NOT NULL').all() as {
+      used_by: string;
+    }[];
+    db.close();
+    // Every answered enrollment survived the kill.
+    for (const a of answered) expect(devices.map((d) => d.kid)).toContain(a.kid);
+    // No token enrolled two devices, and every device came through exactly one token.
+    expect(devices.length).toBe(used.length);
+    expect(new Set(used.map((u) => u.used_by)).size).toBe(used.length);
+    expect(devices.length).toBeLessThanOrEqual(40);
   }, 90_000);
 });

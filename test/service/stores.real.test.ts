@@ -25,9 +25,16 @@ import { APP_AUDIENCE, enrollKey, enrollmentToken, testService } from '../helper
 if (process.env.CI && (!postgresAvailable() || !redisAvailable()))
   throw new Error('CI must provide PostgreSQL and Redis (scripts/test.sh installs them)');
 
+/** Registers nothing: a test that does not apply to this backend is not a skipped one. */
+const noTest = (..._args: unknown[]) => undefined;
+
 const jwkFor = async () => softwareKey(generatePrivateJwk(), 'keychain', 'x', '');
 
-function storeContract(name: string, open: () => Promise<DeviceStore>) {
+/**
+ * `exclusive`: the store belongs to one process (SQLite); otherwise several replicas share it and
+ * each sees the others' writes at once.
+ */
+function storeContract(name: string, open: () => Promise<DeviceStore>, { exclusive = false } = {}) {
   describe(`device store: ${name}`, () => {
     let store: DeviceStore;
     beforeAll(async () => {
@@ -123,43 +130,53 @@ function storeContract(name: string, open: () => Promise<DeviceStore>) {
       expect((await store.listDevices({ limit: 1000 })).some((d) => d.deviceId === `rot-${now}`)).toBe(true);
     });
 
-    it('a change made through another connection (another replica) is seen by the next lookup', async () => {
-      const now = Date.now();
-      const other = await open();
-      try {
-        const k = await jwkFor();
-        await store.createToken({ hash: `rep-${now}`, createdAt: now, expiresAt: now + 60_000 });
-        await store.enroll(`rep-${now}`, now, {
-          deviceId: `rep-${now}`,
-          kid: k.kid,
-          jwk: k.publicJwk,
-          keyProtection: 'keychain',
-          facts: {},
-          enrolledAt: now,
-        });
-        // Looked up (and so possibly held in memory) before the other replica writes.
-        expect((await store.deviceByKid(k.kid))?.status).toBe('active');
-        expect((await other.deviceByKid(k.kid))?.status).toBe('active');
-        expect(await other.setStatus(`rep-${now}`, 'revoked')).toBe(true);
-        expect((await store.deviceByKid(k.kid))?.status).toBe('revoked');
-        await other.recordSeen(`rep-${now}`, now + 5, {
-          overall: 'fail',
-          failing: ['firewall'],
-          policyRevision: 'r',
-          at: now + 5,
-        });
-        expect(await store.deviceByKid(k.kid)).toMatchObject({
-          lastSeenAt: now + 5,
-          lastPosture: { overall: 'fail' },
-        });
-        // And this store's own writes are seen by itself at once.
-        await store.setStatus(`rep-${now}`, 'locked');
-        expect((await store.deviceByKid(k.kid))?.status).toBe('locked');
-        expect((await other.deviceByKid(k.kid))?.status).toBe('locked');
-      } finally {
-        await other.close();
-      }
-    });
+    (exclusive ? noTest : it)(
+      'a change made through another connection (another replica) is seen by the next lookup',
+      async () => {
+        const now = Date.now();
+        const other = await open();
+        try {
+          const k = await jwkFor();
+          await store.createToken({ hash: `rep-${now}`, createdAt: now, expiresAt: now + 60_000 });
+          await store.enroll(`rep-${now}`, now, {
+            deviceId: `rep-${now}`,
+            kid: k.kid,
+            jwk: k.publicJwk,
+            keyProtection: 'keychain',
+            facts: {},
+            enrolledAt: now,
+          });
+          // Looked up (and so possibly held in memory) before the other replica writes.
+          expect((await store.deviceByKid(k.kid))?.status).toBe('active');
+          expect((await other.deviceByKid(k.kid))?.status).toBe('active');
+          expect(await other.setStatus(`rep-${now}`, 'revoked')).toBe(true);
+          expect((await store.deviceByKid(k.kid))?.status).toBe('revoked');
+          await other.recordSeen(`rep-${now}`, now + 5, {
+            overall: 'fail',
+            failing: ['firewall'],
+            policyRevision: 'r',
+            at: now + 5,
+          });
+          expect(await store.deviceByKid(k.kid)).toMatchObject({
+            lastSeenAt: now + 5,
+            lastPosture: { overall: 'fail' },
+          });
+          // And this store's own writes are seen by itself at once.
+          await store.setStatus(`rep-${now}`, 'locked');
+          expect((await store.deviceByKid(k.kid))?.status).toBe('locked');
+          expect((await other.deviceByKid(k.kid))?.status).toBe('locked');
+        } finally {
+          await other.close();
+        }
+      },
+    );
+
+    (exclusive ? it : noTest)(
+      'a second process on the same store is refused with ERR_STORE_LOCKED',
+      async () => {
+        await expect(open()).rejects.toMatchObject({ code: 'ERR_STORE_LOCKED' });
+      },
+    );
   });
 }
 
@@ -178,7 +195,7 @@ function replayContract(name: string, open: () => Promise<ReplayStore & { close?
 }
 
 const sqlitePath = join(mkdtempSync(join(tmpdir(), 'posture-store-')), 'devices.db');
-storeContract('sqlite', async () => openSqliteStore(sqlitePath));
+storeContract('sqlite', async () => openSqliteStore(sqlitePath), { exclusive: true });
 replayContract('memory', async () => new MemoryReplayStore(1000));
 
 const describePg = postgresAvailable() ? describe : describe.skip;

@@ -3,13 +3,16 @@
  * answered survives a kill -9 and a token is consumed at most once (the consume and the insert share
  * a transaction).
  *
- * Lookups by kid (one per verified request) are served from memory while they are provably
- * current: this store's own writes drop the devices they touch, and `PRAGMA data_version`, read on
- * every lookup, changes when any other connection (another verifier process on the same file, an
- * admin's sqlite3 shell) commits, which drops them all. A revocation therefore takes effect on the
- * very next request, as without the cache.
+ * The file belongs to one verifier process: it is opened with `locking_mode = EXCLUSIVE` and its
+ * write lock taken at once, so a second process (another verifier, an sqlite3 shell) is refused
+ * with ERR_STORE_LOCKED instead of writing behind this one's back. That is what makes the memory
+ * replay store sound (two processes on one file would each accept the same proof once) and what
+ * lets lookups by kid, one per verified request, be served from memory: every write goes through
+ * this store, which drops the devices it touches, so a revocation takes effect on the very next
+ * request. Several replicas share PostgreSQL and Redis instead.
  */
 import Database from 'better-sqlite3';
+import { PostureError } from '../../shared/errors.js';
 import type { KeyProtection, PublicJwk } from '../../shared/claims.js';
 import type { DeviceStatus } from '../verify-request.js';
 import type { DeviceStore, EnrollResult, StoredDevice } from './store.js';
@@ -43,10 +46,23 @@ const toDevice = (r: Row): StoredDevice => ({
 });
 
 export function openSqliteStore(path: string): DeviceStore {
-  const db = new Database(path);
+  // A process that stops hands the lock over at once; waiting 2 s covers a graceful handover.
+  const db = new Database(path, { timeout: 2000 });
+  // Before WAL is entered: the WAL index then lives in this process's memory, not in shared memory.
+  db.pragma('locking_mode = EXCLUSIVE');
+  try {
+    db.exec('BEGIN EXCLUSIVE; COMMIT;');
+  } catch (error) {
+    db.close();
+    if ((error as { code?: string }).code?.startsWith('SQLITE_BUSY'))
+      throw new PostureError(
+        'ERR_STORE_LOCKED',
+        `${path} is in use by another process (another posture-verifier?). One process owns a SQLite store; run several replicas on PostgreSQL.`,
+      );
+    throw error;
+  }
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
-  db.pragma('busy_timeout = 5000');
   db.exec(`
     CREATE TABLE IF NOT EXISTS enrollment_tokens (
       hash TEXT PRIMARY KEY, label TEXT, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
@@ -84,10 +100,8 @@ export function openSqliteStore(path: string): DeviceStore {
     history: db.prepare('INSERT INTO key_history (device_id, kid, replaced_at) VALUES (?, ?, ?)'),
     seen: db.prepare('UPDATE devices SET last_seen_at = ?, last_posture = ? WHERE device_id = ?'),
   };
-  const dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
   const cache = new Map<string, StoredDevice>();
   const cachedKid = new Map<string, string>();
-  let version = dataVersion.get();
   const forget = (deviceId: string) => {
     const kid = cachedKid.get(deviceId);
     if (kid === undefined) return;
@@ -144,12 +158,6 @@ export function openSqliteStore(path: string): DeviceStore {
       return result;
     },
     deviceByKid: async (kid) => {
-      const now = dataVersion.get();
-      if (now !== version) {
-        cache.clear();
-        cachedKid.clear();
-        version = now;
-      }
       const hit = cache.get(kid);
       if (hit) return hit;
       const r = q.byKid.get(kid);
