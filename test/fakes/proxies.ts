@@ -68,11 +68,14 @@ http {
   access_log off;
   client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi;
   uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+  upstream posture_verifier { server 127.0.0.1:${verifierPort}; keepalive 16; }
   server {
     listen 127.0.0.1:${port};
     location = /_posture {
       internal;
-      proxy_pass http://127.0.0.1:${verifierPort}/v1/forward-auth;
+      proxy_pass http://posture_verifier/v1/forward-auth;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
       proxy_pass_request_body off;
       proxy_set_header Content-Length "";
       proxy_set_header X-Original-Method $request_method;

@@ -118,6 +118,24 @@ const POLICY = validatePolicy({
     expect(body.device).not.toBe('dev_forged');
   }, 60_000);
 
+  it('the proxy keeps its connections to the verifier open across requests', async () => {
+    let accepted = 0;
+    const count = () => accepted++;
+    svc.app.server.on('connection', count);
+    try {
+      for (let i = 0; i < 20; i++) {
+        const { url, headers } = await present(
+          'table inet f {\n chain input { type filter hook input priority 0; policy drop; }\n}\n',
+        );
+        expect((await get(url, headers)).status).toBe(200);
+      }
+    } finally {
+      svc.app.server.off('connection', count);
+    }
+    // One connection per request would be 20; a keep-alive pool opens a few at most.
+    expect(accepted).toBeLessThanOrEqual(3);
+  }, 120_000);
+
   it('firewall off (a real empty ruleset) → 403, and the verifier names the firewall', async () => {
     const { url, headers } = await present('');
     const res = await get(url, headers);

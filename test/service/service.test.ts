@@ -132,6 +132,9 @@ describe('verifier service', () => {
         headers: nginxHeaders(postureHeaders(a, 'GET', URL_)),
       });
       expect(res.statusCode).toBe(200);
+      // No body on allow: nginx auth_request would drop its keep-alive connection to read past one.
+      expect(res.body).toBe('');
+      expect(res.headers['content-length']).toBe('0');
       expect(res.headers['x-posture-device']).toBe(d.deviceId);
       expect(res.headers['x-posture-verdict']).toBe('pass');
       expect(res.headers['x-posture-policy-revision']).toBe('service-test');

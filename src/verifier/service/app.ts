@@ -170,6 +170,10 @@ export function buildService(deps: ServiceDeps): FastifyInstance {
 
   function sendDecision(reply: FastifyReply, d: Decision) {
     if (d.allowed && d.device) {
+      // No body: proxies read only the status and headers, and nginx's auth_request does not read
+      // a subrequest's body at all, so any body costs it the upstream keep-alive connection (a new
+      // TCP connection to the verifier per request). Denials keep theirs: Caddy and Traefik pass
+      // it to the client, so the user sees which check failed and how to fix it.
       return reply
         .code(200)
         .headers({
@@ -180,12 +184,7 @@ export function buildService(deps: ServiceDeps): FastifyInstance {
           'x-posture-decision': d.decisionId,
           'cache-control': 'no-store',
         })
-        .send({
-          allowed: true,
-          decisionId: d.decisionId,
-          device: d.device.id,
-          policyRevision: d.policyRevision,
-        });
+        .send();
     }
     if (d.status === 401) reply.header('www-authenticate', 'PostureAttestation');
     return reply
