@@ -11,6 +11,7 @@ import { registerPresentCommands } from './present.js';
 import {
   EXIT,
   exitCodeFor,
+  exitCodeForError,
   loadPolicyFile,
   runCapture,
   runCheck,
@@ -30,6 +31,8 @@ program
 Exit codes of "check": 0 every check passes, 1 a check fails, 2 none fails but one is unknown,
 3 bad usage, policy, config or capture file, 4 internal error, 5 the device key cannot be used
 (keychain locked or absent, TPM unreachable; the message ends with a code such as [ERR_KEYCHAIN_LOCKED]).
+Exit codes of "enroll", besides 3-5: 6 the verifier refused (ask IT for a new enrollment token;
+retrying will not help), 7 the verifier could not be reached (retry later).
 Environment: POSTURE_POLICY, POSTURE_CACHE_DIR, POSTURE_CONFIG, POSTURE_PATCH_CACHE_TTL_MINUTES,\nPOSTURE_STATE_DIR, POSTURE_KEY_STORE, POSTURE_KEY_FILE, POSTURE_TPM_TCTI, POSTURE_AUDIENCE.
 Managed settings (${'/etc/posture-agent/managed.json'} on Linux) override all of them.`,
   );
@@ -82,7 +85,7 @@ async function main(argv: string[]): Promise<void> {
     }
     if (error instanceof PostureError) {
       process.stderr.write(`posture: ${error.message} [${error.code}]\n`);
-      process.exitCode = error instanceof KeyError ? EXIT.key : EXIT.usage;
+      process.exitCode = error instanceof KeyError ? EXIT.key : exitCodeForError(error.code);
       return;
     }
     process.stderr.write(

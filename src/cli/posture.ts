@@ -19,7 +19,27 @@ import { windowsPathsFromCommands } from '../probes/windows/helper.js';
 import { AGENT } from '../probes/run.js';
 import { collectFrom } from '../agent/collect.js';
 
-export const EXIT = { pass: 0, fail: 1, unknown: 2, usage: 3, error: 4, key: 5 } as const;
+/**
+ * Process exit codes. `refused` and `unreachable` are for MDM scripts around `posture enroll`: the
+ * first needs a new token from IT (trying again will not help), the second is worth a retry.
+ */
+export const EXIT = {
+  pass: 0,
+  fail: 1,
+  unknown: 2,
+  usage: 3,
+  error: 4,
+  key: 5,
+  refused: 6,
+  unreachable: 7,
+} as const;
+
+/** The exit code for a PostureError that is not about the device key. */
+export function exitCodeForError(code: string): number {
+  if (code === 'ERR_ENROLLMENT_REFUSED') return EXIT.refused;
+  if (code === 'ERR_SERVER_UNREACHABLE') return EXIT.unreachable;
+  return EXIT.usage;
+}
 
 export interface CheckOutput {
   schema: 'posture-check/v1';

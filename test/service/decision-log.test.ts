@@ -5,9 +5,23 @@
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { DecisionEntry } from '../../src/verifier/service/decision-log.js';
 import { openDecisionLog } from '../../src/verifier/service/decision-log.js';
 
 const tick = () => new Promise((r) => setImmediate(r));
+const entry = (n: number, url = 'https://app.example.com/ü "quoted"\n'): DecisionEntry => ({
+  ts: new Date(1_700_000_000_000 + n).toISOString(),
+  decisionId: `decision-${n}`,
+  device: n % 3 ? `dev_${n}` : null,
+  allowed: n % 2 === 0,
+  status: n % 2 ? 403 : 200,
+  reasons: n % 2 ? ['posture_failed:firewall', 'posture_failed:disk_encryption'] : [],
+  policyRevision: 'rev-1',
+  method: 'GET',
+  url,
+  latencyMs: n / 100,
+});
+const numberOf = (line: string) => Number((JSON.parse(line) as DecisionEntry).decisionId.slice(9));
 
 describe('decision log', () => {
   it('writes every decision as one JSON line, in order, with mode 0640', async () => {
@@ -17,16 +31,14 @@ describe('decision log', () => {
     });
     let n = 0;
     for (let burst = 0; burst < 20; burst++) {
-      for (let i = 0; i < 250; i++) log.write({ n: n++, text: 'ü "quoted"\n' });
+      for (let i = 0; i < 250; i++) log.write(entry(n++));
       await tick();
     }
-    for (let i = 0; i < 100; i++) log.write({ n: n++ });
+    for (let i = 0; i < 100; i++) log.write(entry(n++));
     await log.close();
     const lines = readFileSync(file, 'utf8').trim().split('\n');
     expect(lines).toHaveLength(n);
-    expect(lines.map((l) => (JSON.parse(l) as { n: number }).n)).toEqual(
-      Array.from({ length: n }, (_, i) => i),
-    );
+    expect(lines.map(numberOf)).toEqual(Array.from({ length: n }, (_, i) => i));
     expect(statSync(file).mode & 0o777).toBe(0o640);
     expect(log.stats).toEqual({ failures: 0, dropped: 0 });
   });
@@ -35,11 +47,11 @@ describe('decision log', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'posture-log-')), 'decisions.log');
     for (const round of [1, 2]) {
       const log = openDecisionLog(file, () => undefined);
-      log.write({ round });
+      log.write(entry(round));
       await log.close();
-      log.write({ round: 'late' });
+      log.write(entry(99));
     }
-    expect(readFileSync(file, 'utf8')).toBe('{"round":1}\n{"round":2}\n');
+    expect(readFileSync(file, 'utf8').trim().split('\n').map(numberOf)).toEqual([1, 2]);
   });
 
   (existsSync('/dev/full') ? it : it.skip)(
@@ -50,7 +62,7 @@ describe('decision log', () => {
         errors.push((e as NodeJS.ErrnoException).code ?? 'none'),
       );
       for (let i = 0; i < 50; i++) {
-        expect(() => log.write({ i })).not.toThrow();
+        expect(() => log.write(entry(i))).not.toThrow();
         await tick();
       }
       // The batch is due 100 ms after the first line; that write fails; close() tries once more.

@@ -45,8 +45,14 @@ describe('posture enroll / attest / key rotate against a running verifier', () =
     expect(device.kid).toBe(rotated.kid);
     const again = await posture(['attest', '--aud', 'https://app.example.com', '--json']);
     expect(decodeJwt(again.token).sub).toBe(enrolled.deviceId);
+    // A used token: the verifier refuses, exit 6 (a new token is needed, retrying will not help).
     await expect(
       run(process.execPath, [CLI, 'enroll', '--server', server, '--token', token], { env }),
-    ).rejects.toMatchObject({ code: 3 });
+    ).rejects.toMatchObject({ code: 6, stderr: expect.stringContaining('[ERR_ENROLLMENT_REFUSED]') });
+    // Nothing listens there: exit 7 (worth a retry).
+    const closed = `http://127.0.0.1:${await freePort()}`;
+    await expect(
+      run(process.execPath, [CLI, 'enroll', '--server', closed, '--token', token], { env }),
+    ).rejects.toMatchObject({ code: 7, stderr: expect.stringContaining('[ERR_SERVER_UNREACHABLE]') });
   }, 120_000);
 });

@@ -14,6 +14,7 @@ import { verifyRequest } from '../verify-request.js';
 import type { ServiceConfig } from './config.js';
 import { verifyKeyProof } from './key-proof.js';
 import { nodeSignatures } from './node-signatures.js';
+import type { DecisionEntry } from './decision-log.js';
 import type { Metrics } from './metrics.js';
 import type { NonceIssuer } from './nonce.js';
 import type { DeviceStore, StoredDevice } from './store.js';
@@ -27,7 +28,7 @@ export interface ServiceDeps {
   policy(): Policy;
   reloadPolicy(): Promise<Policy>;
   metrics: Metrics;
-  logDecision(entry: object): void;
+  logDecision(entry: DecisionEntry): void;
   now?: () => number;
 }
 

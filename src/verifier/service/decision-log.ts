@@ -13,8 +13,23 @@
  */
 import { closeSync, fsyncSync, openSync, write, writeSync } from 'node:fs';
 
+/** One decision, as the log records it. */
+export interface DecisionEntry {
+  ts: string;
+  decisionId: string;
+  device: string | null;
+  allowed: boolean;
+  status: number;
+  /** `code` or `code:check`. */
+  reasons: string[];
+  policyRevision: string;
+  method: string;
+  url: string;
+  latencyMs: number;
+}
+
 export interface DecisionLog {
-  write(entry: object): void;
+  write(entry: DecisionEntry): void;
   /** Failed or short writes, and lines dropped because too much was waiting. */
   readonly stats: { failures: number; dropped: number };
   /** Waits for a write in flight, writes what is left, and closes the file. */
