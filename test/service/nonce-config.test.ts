@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigInvalidError } from '../../src/shared/errors.js';
-import { parseServiceConfig } from '../../src/verifier/service/config.js';
+import { configWarnings, parseServiceConfig } from '../../src/verifier/service/config.js';
 import { startVerifier } from '../../src/verifier/service/main.js';
 import { createNonces } from '../../src/verifier/service/nonce.js';
 
@@ -101,5 +101,22 @@ describe('service configuration', () => {
     );
     await expect(startVerifier(file)).rejects.toMatchObject({ code: 'ERR_CONFIG_INVALID' });
     expect(existsSync(join(dir, 'db'))).toBe(false);
+  });
+
+  it('warns when PostgreSQL (several replicas) is paired with the per-process replay store', () => {
+    const codes = (extra: object) =>
+      configWarnings(parseServiceConfig(JSON.stringify({ ...base, ...extra }), 'verifier.yaml')).map(
+        (w) => w.code,
+      );
+    expect(codes({ store: { type: 'postgres', url: 'postgres://db/posture' } })).toEqual([
+      'replay_per_process',
+    ]);
+    expect(
+      codes({
+        store: { type: 'postgres', url: 'postgres://db/posture' },
+        replay: { type: 'redis', url: 'redis://cache:6379' },
+      }),
+    ).toEqual([]);
+    expect(codes({})).toEqual([]);
   });
 });

@@ -110,6 +110,22 @@ export function parseServiceConfig(text: string, source: string, env: NodeJS.Pro
   return config;
 }
 
+/**
+ * Settings that are valid but probably not what was meant, printed at start. PostgreSQL is the
+ * store for several replicas; with the in-memory replay store each replica remembers only the
+ * proofs it saw, so a proof replayed to another replica is accepted there once more.
+ */
+export function configWarnings(config: ServiceConfig): Array<{ code: string; message: string }> {
+  const warnings: Array<{ code: string; message: string }> = [];
+  if (config.store.type === 'postgres' && config.replay.type === 'memory')
+    warnings.push({
+      code: 'replay_per_process',
+      message:
+        'store is PostgreSQL but replay is in memory: with several replicas a proof replayed to another replica is not caught. Use replay: {type: redis, url} for more than one replica.',
+    });
+  return warnings;
+}
+
 export function loadServiceConfig(path: string, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
   let text: string;
   try {

@@ -12,7 +12,7 @@ import type { Policy } from '../../shared/policy.js';
 import { DEFAULT_POLICY, parsePolicy } from '../../shared/policy.js';
 import { MemoryReplayStore } from '../replay.js';
 import { buildService } from './app.js';
-import { loadServiceConfig, type ServiceConfig } from './config.js';
+import { configWarnings, loadServiceConfig, type ServiceConfig } from './config.js';
 import { openDecisionLog, type DecisionLog } from './decision-log.js';
 import { createMetrics } from './metrics.js';
 import { createNonces } from './nonce.js';
@@ -41,6 +41,8 @@ function readPolicy(config: ServiceConfig): Policy {
 
 export async function startVerifier(configPath: string): Promise<{ close(): Promise<void>; url: string }> {
   const config = loadServiceConfig(configPath);
+  for (const w of configWarnings(config))
+    process.stderr.write(`posture-verifier: warning: ${w.message} [${w.code}]\n`);
   let policy = readPolicy(config);
   let log: DecisionLog;
   try {
