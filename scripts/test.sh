@@ -27,5 +27,7 @@ npm ci --no-audit --no-fund
 npm run build
 npm run typecheck
 npm run lint
+# --forceExit: a test that fails half-way may leave a server it started running; jest then waits for
+# it for ever instead of reporting. The suite's own cleanup still runs (afterAll) before the exit.
 NODE_OPTIONS=--experimental-vm-modules /usr/bin/dbus-run-session -- scripts/with-keyring.sh \
-  npx jest --json --outputFile=.jest-results.json "$@"
+  npx jest --forceExit --json --outputFile=.jest-results.json "$@"
