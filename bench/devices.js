@@ -1,15 +1,14 @@
 // 100,000 enrolled devices (part of `npm run bench`): enrolment time, lookup by kid, file and table
 // size, in SQLite and in PostgreSQL (started here from Debian's package when it is installed).
 // Lookups are timed cold, each kid once, so they measure the store and not the verifier's memory.
-import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { generatePrivateJwk, softwareKey } from '../dist/keys/software-key.js';
 import { openSqliteStore } from '../dist/verifier/service/sqlite-store.js';
-import { freePort, quantile, row, sleep, waitPort } from './lib.js';
+import { quantile, row, startPostgres } from './lib.js';
 
 const N = Number(process.env.BENCH_DEVICES ?? 100_000);
 const LOOKUPS = 5000;
@@ -67,46 +66,10 @@ await devicesBench(
 );
 await sqlite.close();
 
-const pgRoot = '/usr/lib/postgresql';
-if (existsSync(pgRoot)) {
-  const bin = join(pgRoot, readdirSync(pgRoot).sort().at(-1), 'bin');
-  const pdir = mkdtempSync(join(tmpdir(), 'bench-pg-'));
-  chmodSync(pdir, 0o700);
-  const root = process.getuid?.() === 0;
-  if (root)
-    chownSync(
-      pdir,
-      Number(execFileSync('/usr/bin/id', ['-u', 'postgres']).toString()),
-      Number(execFileSync('/usr/bin/id', ['-g', 'postgres']).toString()),
-    );
-  const as = (cmd, args) =>
-    root
-      ? ['/usr/bin/setpriv', ['--reuid=postgres', '--regid=postgres', '--init-groups', cmd, ...args]]
-      : [cmd, args];
-  execFileSync(
-    ...as(join(bin, 'initdb'), ['-D', join(pdir, 'data'), '-U', 'posture', '--auth=trust', '--no-sync']),
-    {
-      stdio: 'ignore',
-    },
-  );
-  const pgPort = await freePort();
-  const pg = spawn(
-    ...as(join(bin, 'postgres'), [
-      '-D',
-      join(pdir, 'data'),
-      '-p',
-      String(pgPort),
-      '-k',
-      pdir,
-      '-c',
-      'listen_addresses=127.0.0.1',
-    ]),
-    { stdio: 'ignore' },
-  );
-  await waitPort(pgPort);
-  await sleep(500);
+const pg = await startPostgres();
+if (pg) {
   const { openPostgresStore } = await import('../dist/verifier/service/postgres-store.js');
-  const url = `postgres://posture@127.0.0.1:${pgPort}/postgres`;
+  const url = pg.url;
   const store = await openPostgresStore(url);
   const pgClient = (await import('pg')).default;
   const c = new pgClient.Client({ connectionString: url });
@@ -119,5 +82,5 @@ if (existsSync(pgRoot)) {
   );
   await c.end();
   await store.close();
-  pg.kill('SIGINT');
+  pg.stop();
 }

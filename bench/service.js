@@ -19,7 +19,17 @@ import { signCompact } from '../dist/keys/jws.js';
 import { generatePrivateJwk, softwareKey } from '../dist/keys/software-key.js';
 import { parseCompact } from '../dist/verifier/tokens.js';
 import { benchReport } from './fixtures.js';
-import { childrenOf, cpuSeconds, freePort, median, row, sleep, waitPort } from './lib.js';
+import {
+  childrenOf,
+  cpuSeconds,
+  freePort,
+  median,
+  row,
+  sleep,
+  startPostgres,
+  startRedis,
+  waitPort,
+} from './lib.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -196,74 +206,96 @@ const floor = only
 floorProc.kill('SIGTERM');
 if (floor) report1('HTTP floor: Fastify, one verify per request, no more', floor);
 
-// The service, as a process, on SQLite with the decision log in a file.
-const port = await freePort();
+/**
+ * The service as a process (pinned like the floor), with `stores` ({store, replay}), the decision log
+ * in a file, and the bench's device enrolled through its API. `audiences` adds the proxies' URLs.
+ */
+async function startService(name, stores, audiences = []) {
+  const port = await freePort();
+  const config = join(dir, `${name}.json`);
+  writeFileSync(
+    config,
+    JSON.stringify({
+      listen: { host: '127.0.0.1', port },
+      publicUrl: `http://127.0.0.1:${port}`,
+      audience: [`http://127.0.0.1:${port}`, ...audiences],
+      ...stores,
+      nonce: { secrets: ['bench-nonce-secret-0123456789abcdef0123'] },
+      adminTokenSha256: [createHash('sha256').update(ADMIN).digest('hex')],
+      decisionLog: join(dir, `${name}-decisions.log`),
+    }),
+  );
+  const child = spawn(
+    ...on(0, process.execPath, [
+      ...(process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []),
+      'dist/verifier/service/main.js',
+      '--config',
+      config,
+    ]),
+    { stdio: 'inherit' },
+  );
+  await waitPort(port);
+  const token = JSON.parse(
+    (
+      await call(
+        port,
+        'POST',
+        '/v1/admin/enrollment-tokens',
+        { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+        '{}',
+      )
+    ).body,
+  ).token;
+  const nonce = JSON.parse((await call(port, 'GET', '/v1/nonce')).body).nonce;
+  const enrollProof = await signCompact(
+    { alg: 'ES256', typ: 'posture-enroll+jwt', jwk: key.publicJwk },
+    {
+      aud: `http://127.0.0.1:${port}`,
+      nonce,
+      iat: Math.floor(Date.now() / 1000),
+      token_hash: createHash('sha256').update(token).digest('base64url'),
+      key_protection: 'keychain',
+      facts: {},
+    },
+    key,
+  );
+  const deviceId = JSON.parse(
+    (
+      await call(
+        port,
+        'POST',
+        '/v1/enroll',
+        { 'content-type': 'application/json' },
+        JSON.stringify({ token, proof: enrollProof }),
+      )
+    ).body,
+  ).deviceId;
+  return {
+    port,
+    pid: child.pid,
+    deviceId,
+    log: join(dir, `${name}-decisions.log`),
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    },
+  };
+}
+
 const nginxPort = await freePort();
-writeFileSync(
-  join(dir, 'verifier.json'),
-  JSON.stringify({
-    listen: { host: '127.0.0.1', port },
-    publicUrl: `http://127.0.0.1:${port}`,
-    audience: [`http://127.0.0.1:${port}`, `http://127.0.0.1:${nginxPort}`],
-    store: { type: 'sqlite', path: join(dir, 'devices.db') },
-    nonce: { secrets: ['bench-nonce-secret-0123456789abcdef0123'] },
-    adminTokenSha256: [createHash('sha256').update(ADMIN).digest('hex')],
-    decisionLog: join(dir, 'decisions.log'),
-  }),
+const sqliteService = await startService(
+  'sqlite',
+  { store: { type: 'sqlite', path: join(dir, 'devices.db') } },
+  [`http://127.0.0.1:${nginxPort}`],
 );
-const service = spawn(
-  ...on(0, process.execPath, [
-    ...(process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []),
-    ...(process.env.BENCH_REQUIRE ? ['--require', process.env.BENCH_REQUIRE] : []),
-    'dist/verifier/service/main.js',
-    '--config',
-    join(dir, 'verifier.json'),
-  ]),
-  { stdio: 'inherit' },
-);
-await waitPort(port);
-const token = JSON.parse(
-  (
-    await call(
-      port,
-      'POST',
-      '/v1/admin/enrollment-tokens',
-      { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-      '{}',
-    )
-  ).body,
-).token;
-const nonce = JSON.parse((await call(port, 'GET', '/v1/nonce')).body).nonce;
-const enrollProof = await signCompact(
-  { alg: 'ES256', typ: 'posture-enroll+jwt', jwk: key.publicJwk },
-  {
-    aud: `http://127.0.0.1:${port}`,
-    nonce,
-    iat: Math.floor(Date.now() / 1000),
-    token_hash: createHash('sha256').update(token).digest('base64url'),
-    key_protection: 'keychain',
-    facts: {},
-  },
-  key,
-);
-const deviceId = JSON.parse(
-  (
-    await call(
-      port,
-      'POST',
-      '/v1/enroll',
-      { 'content-type': 'application/json' },
-      JSON.stringify({ token, proof: enrollProof }),
-    )
-  ).body,
-).deviceId;
+const { port, deviceId } = sqliteService;
 
 const direct = await measure('forward-auth direct', {
   port,
   path: '/v1/forward-auth',
   audiencePort: port,
   deviceId,
-  pids: () => [service.pid],
+  pids: () => [sqliteService.pid],
 });
 report1('forward-auth direct (SQLite, decision log, metrics)', direct, floor);
 
@@ -298,19 +330,47 @@ http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/
     path: '/app/items',
     audiencePort: nginxPort,
     deviceId,
-    pids: () => [service.pid],
+    pids: () => [sqliteService.pid],
     extraPids: () => childrenOf(nginx.pid),
   });
   nginx.kill('SIGTERM');
   report1('forward-auth through nginx auth_request', viaNginx, floor);
 }
 
-service.kill('SIGTERM');
-await new Promise((r) => service.once('exit', r));
-const logged = readFileSync(join(dir, 'decisions.log'), 'utf8').trim().split('\n');
+await sqliteService.stop();
+const logged = readFileSync(sqliteService.log, 'utf8').trim().split('\n');
 row(
   'decisions in the verifier\u2019s log after a graceful stop',
   String(logged.length),
   `allowed ${logged.filter((l) => l.includes('"allowed":true')).length} (every request above, warm-ups included)`,
 );
+
+// Several replicas' stores: PostgreSQL for devices and Redis for replay, each lookup and each proof
+// a round trip. One replica measured; the stores run on the load generator's core.
+if (!only) {
+  const pg = await startPostgres();
+  const redis = await startRedis();
+  if (pg && redis) {
+    const replicas = await startService('replicas', {
+      store: { type: 'postgres', url: pg.url },
+      replay: { type: 'redis', url: redis.url },
+    });
+    const m = await measure('forward-auth, PostgreSQL + Redis', {
+      port: replicas.port,
+      path: '/v1/forward-auth',
+      audiencePort: replicas.port,
+      deviceId: replicas.deviceId,
+      pids: () => [replicas.pid],
+    });
+    report1('forward-auth direct, PostgreSQL + Redis stores', m, floor);
+    await replicas.stop();
+  } else
+    row(
+      'forward-auth, PostgreSQL + Redis stores',
+      'not measured',
+      'postgresql or redis-server not installed',
+    );
+  pg?.stop();
+  redis?.stop();
+}
 await sleep(100);
