@@ -6,7 +6,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { waitForPort } from './ports.js';
+import { freePort, waitForPort } from './ports.js';
 
 export interface Postgres {
   url: string;
@@ -45,7 +45,7 @@ export async function startPostgres(): Promise<Postgres> {
   }
   const data = join(dir, 'data');
   run(join(bin, 'initdb'), ['-D', data, '-U', 'posture', '--auth=trust', '-E', 'UTF8', '--no-sync']);
-  const port = 40000 + Math.floor(Math.random() * 20000);
+  const port = await freePort();
   let child: ChildProcess | undefined;
   const start = async () => {
     const args = [

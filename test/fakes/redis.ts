@@ -1,7 +1,7 @@
 /** A real Redis for tests: redis-server on a loopback port, no persistence. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { waitForPort } from './ports.js';
+import { freePort, waitForPort } from './ports.js';
 
 export interface RedisServer {
   url: string;
@@ -14,7 +14,7 @@ export function redisAvailable(): boolean {
 }
 
 export async function startRedis(): Promise<RedisServer> {
-  const port = 30000 + Math.floor(Math.random() * 10000);
+  const port = await freePort();
   let child: ChildProcess | undefined;
   const start = async () => {
     child = spawn(

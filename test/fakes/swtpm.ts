@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { waitForPort } from './ports.js';
+import { freePortPair, waitForPort } from './ports.js';
 
 export interface Swtpm {
   tcti: string;
@@ -21,7 +21,7 @@ export function swtpmAvailable(): boolean {
 
 export async function startSwtpm(): Promise<Swtpm> {
   const stateDir = mkdtempSync(join(tmpdir(), 'posture-swtpm-'));
-  const port = 20000 + Math.floor(Math.random() * 20000) * 2;
+  const port = await freePortPair();
   let child: ChildProcess | undefined;
   const start = async () => {
     child = spawn(
