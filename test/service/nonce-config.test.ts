@@ -1,9 +1,11 @@
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigInvalidError } from '../../src/shared/errors.js';
 import { configWarnings, parseServiceConfig } from '../../src/verifier/service/config.js';
-import { startVerifier } from '../../src/verifier/service/main.js';
+import { checkConfig, startVerifier } from '../../src/verifier/service/main.js';
 import { createNonces } from '../../src/verifier/service/nonce.js';
 
 describe('stateless nonces', () => {
@@ -118,5 +120,39 @@ describe('service configuration', () => {
       }),
     ).toEqual([]);
     expect(codes({})).toEqual([]);
+  });
+
+  describe('posture-verifier --check', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'posture-check-'));
+    const write = (name: string, data: unknown) => {
+      const file = join(dir, name);
+      writeFileSync(file, typeof data === 'string' ? data : JSON.stringify(data));
+      return file;
+    };
+
+    it('names what would run, the policy revision and any warning', () => {
+      const policyFile = write('policy.yaml', 'version: 1\nrevision: fleet-7\n');
+      const text = checkConfig(
+        write('ok.json', { ...base, policyFile, store: { type: 'postgres', url: 'postgres://db/p' } }),
+      );
+      expect(text).toContain('revision fleet-7');
+      expect(text).toContain('[replay_per_process]');
+    });
+
+    it('a broken policy file is ERR_POLICY_INVALID, a broken configuration exits 3 from the built command', async () => {
+      const policyFile = write('bad-policy.yaml', 'version: 1\nchecks: { firewall: { required: maybe } }\n');
+      expect(() => checkConfig(write('bad-policy.json', { ...base, policyFile }))).toThrow(
+        expect.objectContaining({ code: 'ERR_POLICY_INVALID' }),
+      );
+      const main = join(process.cwd(), 'dist', 'verifier', 'service', 'main.js');
+      await expect(
+        promisify(execFile)(process.execPath, [
+          main,
+          '--config',
+          write('bad.json', { publicUrl: 5 }),
+          '--check',
+        ]),
+      ).rejects.toMatchObject({ code: 3, stderr: expect.stringContaining('[ERR_CONFIG_INVALID]') });
+    });
   });
 });

@@ -39,6 +39,23 @@ function readPolicy(config: ServiceConfig): Policy {
   return parsePolicy(readFileSync(config.policyFile, 'utf8'), config.policyFile);
 }
 
+/** `--check`: what the service would run with, or the first error (thrown, with its code). */
+export function checkConfig(configPath: string): string {
+  const config = loadServiceConfig(configPath);
+  const policy = readPolicy(config);
+  const store = config.store.type === 'sqlite' ? `sqlite ${config.store.path}` : 'postgres';
+  const lines = [
+    `configuration ${configPath}: valid`,
+    `listen        ${config.listen.host}:${config.listen.port}, public URL ${config.publicUrl}`,
+    `audiences     ${config.audience.join(', ')}`,
+    `store         ${store}; replay ${config.replay.type}`,
+    `policy        ${config.policyFile ?? 'built-in default'}, revision ${policy.revision}`,
+    `decision log  ${config.decisionLog === '-' ? 'standard output' : config.decisionLog}`,
+    ...configWarnings(config).map((w) => `warning       ${w.message} [${w.code}]`),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
 export async function startVerifier(configPath: string): Promise<{ close(): Promise<void>; url: string }> {
   const config = loadServiceConfig(configPath);
   for (const w of configWarnings(config))
@@ -97,11 +114,23 @@ const program = new Command()
     'Posture Agent verifier service: enrollment, policy, forward-auth for access proxies (docs/verifier-service.md).',
   )
   .requiredOption('--config <file>', 'configuration file (YAML or JSON)')
+  .option('--check', 'validate the configuration and the policy, print what would run, and exit')
   .addHelpText(
     'after',
-    '\nEnvironment: POSTURE_VERIFIER_NONCE_SECRET, POSTURE_VERIFIER_ADMIN_TOKEN (instead of putting them in the file).\nSignals: SIGHUP reloads the policy; SIGTERM/SIGINT shut down gracefully.',
+    [
+      '',
+      'Environment: POSTURE_VERIFIER_NONCE_SECRET, POSTURE_VERIFIER_ADMIN_TOKEN (instead of putting them in the file).',
+      'Signals: SIGHUP reloads the policy; SIGTERM/SIGINT shut down gracefully.',
+      'Exit codes: 0 stopped gracefully (or --check found nothing wrong); 3 bad configuration, policy or',
+      'store, the message ending with a code such as [ERR_CONFIG_INVALID], [ERR_POLICY_INVALID],',
+      '[ERR_STORE_LOCKED]; 1 internal error.',
+    ].join('\n'),
   )
-  .action(async (opts: { config: string }) => {
+  .action(async (opts: { config: string; check?: boolean }) => {
+    if (opts.check) {
+      process.stdout.write(checkConfig(opts.config));
+      return;
+    }
     const service = await startVerifier(opts.config);
     process.stderr.write(`posture-verifier listening on ${service.url}\n`);
     let closing = false;
