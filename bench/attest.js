@@ -14,12 +14,13 @@ import { keychainStore } from '../dist/keys/keychain.js';
 import { tpmStore } from '../dist/keys/tpm.js';
 import { DEFAULT_POLICY, validatePolicy } from '../dist/shared/policy.js';
 import { AttestationCache, MemoryReplayStore, verifyRequest } from '../dist/verifier/index.js';
+import { quantile, row } from './lib.js';
 
-const q = (samples, p) => {
-  const s = [...samples].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)];
-};
-const row = (name, value, note = '') => console.log(`${name.padEnd(52)} ${String(value).padEnd(14)} ${note}`);
+const q = (samples, p) =>
+  quantile(
+    [...samples].sort((a, b) => a - b),
+    p,
+  );
 
 const report = benchReport();
 

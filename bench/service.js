@@ -8,7 +8,7 @@
 // service process (all its threads, user and system) used while serving them.
 // Loopback only; every run is bounded by a proof file of fixed length and a duration.
 import { execFileSync, spawn } from 'node:child_process';
-import { createHash, verify } from 'node:crypto';
+import { createHash, createPublicKey, verify } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -71,7 +71,7 @@ const report = benchReport();
 const sample = await createAttestation({ report, key, audience: 'http://127.0.0.1', deviceId: 'bench' });
 const sampleProof = sample.session.proof('GET', 'http://127.0.0.1/app/items', sample.token);
 const parts = parseCompact(sampleProof);
-const proofKey = (await import('node:crypto')).createPublicKey({ key: parts.header.jwk, format: 'jwk' });
+const proofKey = createPublicKey({ key: parts.header.jwk, format: 'jwk' });
 // The bench process itself runs where the service will, so the raw rate is that core's.
 if (pinned) execFileSync(TASKSET, ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
 function rawRate(ms = 1000) {
