@@ -51,6 +51,8 @@ export function openDecisionLog(target: string, onError: (error: Error) => void)
   let failing = false;
   let closed = false;
   const stats = { failures: 0, dropped: 0 };
+  /** Drops are reported once per run of them: the count at the last successful write. */
+  let droppedReported = 0;
 
   const take = (): Buffer => {
     const fresh = Buffer.from(pending.join(''), 'utf8');
@@ -74,7 +76,10 @@ export function openDecisionLog(target: string, onError: (error: Error) => void)
         if (!failing) onError(error ?? new Error(`short write to the decision log (${written} bytes)`));
         failing = true;
         carry = buffer.subarray(error ? 0 : written);
-      } else failing = false;
+      } else {
+        failing = false;
+        droppedReported = stats.dropped;
+      }
       inFlight = undefined;
       done();
       if ((pending.length || carry) && !closed) schedule(failing ? 1000 : FLUSH_MS);
@@ -92,7 +97,12 @@ export function openDecisionLog(target: string, onError: (error: Error) => void)
       if (closed) return;
       const line = `${JSON.stringify(entry)}\n`;
       if (pendingBytes + (carry?.length ?? 0) + line.length > MAX_PENDING_BYTES) {
-        stats.dropped += 1;
+        if (stats.dropped++ === droppedReported)
+          onError(
+            new Error(
+              '64 MiB of decisions wait to be written; new ones are dropped until the log can be written',
+            ),
+          );
         return;
       }
       pending.push(line);
