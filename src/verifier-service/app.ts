@@ -6,11 +6,16 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { BlockList, isIPv6 } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { Policy } from '../../shared/policy.js';
-import { AttestationCache } from '../cache.js';
-import type { ReplayStore } from '../replay.js';
-import type { Decision, DeviceRecord, VerifiedAttestation, VerifyOptions } from '../verify-request.js';
-import { verifyRequest } from '../verify-request.js';
+import type { Policy } from '../shared/policy.js';
+import { AttestationCache } from '../verifier/cache.js';
+import type { ReplayStore } from '../verifier/replay.js';
+import type {
+  Decision,
+  DeviceRecord,
+  VerifiedAttestation,
+  VerifyOptions,
+} from '../verifier/verify-request.js';
+import { verifyRequest } from '../verifier/verify-request.js';
 import type { ServiceConfig } from './config.js';
 import { verifyKeyProof } from './key-proof.js';
 import { nodeSignatures } from './node-signatures.js';
@@ -279,7 +284,7 @@ export function buildService(deps: ServiceDeps): FastifyInstance {
     if (!body.success) return problem(reply, 400, 'bad_request', 'Send {"statement", "proof"}.');
     const proof = await verifyKeyProof(body.data.proof, ROTATE_TYP, config.publicUrl, deps.nonces, now());
     if (!proof.ok) return problem(reply, 401, proof.error, 'The new key\u2019s proof does not verify.');
-    const { parseCompact, importVerifyKey, verifySignature } = await import('../tokens.js');
+    const { parseCompact, importVerifyKey, verifySignature } = await import('../verifier/tokens.js');
     const statement = parseCompact(body.data.statement);
     const oldKid = statement?.header.kid;
     if (
