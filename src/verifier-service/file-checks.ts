@@ -3,8 +3,9 @@
  * socket): each problem is an `ERR_FILE_UNUSABLE` error that names the path and what to do, so
  * `posture-verifier` exits 3 with it instead of a stack trace; `--check` runs the same checks.
  */
-import { accessSync, constants, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { accessSync, closeSync, constants, openSync, statSync, unlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { PostureError } from '../shared/errors.js';
 
 export class FileUnusableError extends PostureError {
@@ -48,6 +49,16 @@ export function checkReadableFile(path: string, what: string): void {
 }
 
 /**
+ * Whether a file can be made in this folder, found by making one (and removing it): permission bits
+ * alone do not say it for root, a read-only mount or /proc.
+ */
+function probeWrite(dir: string): void {
+  const probe = join(dir, `.posture-verifier-check-${process.pid}-${randomBytes(4).toString('hex')}`);
+  closeSync(openSync(probe, 'wx', 0o600));
+  unlinkSync(probe);
+}
+
+/**
  * A folder the service writes in: it exists and is writable, or it can be made (its nearest existing
  * ancestor is a writable folder), which the service does at start.
  */
@@ -61,7 +72,7 @@ export function checkWritableDir(dir: string, what: string): void {
     }
     if (!statSync(probe).isDirectory())
       throw new FileUnusableError(probe, what, 'is not a folder; fix the path in the configuration.');
-    accessSync(probe, constants.W_OK | constants.X_OK);
+    probeWrite(probe);
   } catch (error) {
     if (error instanceof FileUnusableError) throw error;
     throw new FileUnusableError(

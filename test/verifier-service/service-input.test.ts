@@ -201,6 +201,51 @@ describe('the admin API and /metrics on their own listener', () => {
   });
 });
 
+describe('posture-verifier with adminListen on a Unix socket', () => {
+  it('serves the admin API and /metrics on the socket (mode 0600) and not on the device-facing port', async () => {
+    const { mkdtempSync, statSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { request } = await import('node:http');
+    const { startVerifier } = await import('../../src/verifier-service/main.js');
+    const dir = mkdtempSync(join(tmpdir(), `posture-admin-sock-${process.pid}-`));
+    const file = join(dir, 'verifier.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        ...JSON.parse(JSON.stringify(serviceConfig())),
+        listen: { host: '127.0.0.1', port: 0 },
+        store: { type: 'sqlite', path: 'devices.db' },
+        decisionLog: 'decisions.log',
+        adminListen: { socket: 'admin.sock' },
+      }),
+    );
+    const service = await startVerifier(file);
+    try {
+      const socket = join(dir, 'admin.sock');
+      expect(service.adminUrl).toBe(`unix:${socket}`);
+      expect(statSync(socket).mode & 0o777).toBe(0o600);
+      const viaSocket = (path: string, headers: Record<string, string> = {}) =>
+        new Promise<number>((resolve, reject) => {
+          const req = request({ socketPath: socket, path, headers }, (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          });
+          req.on('error', reject);
+          req.end();
+        });
+      expect(await viaSocket('/v1/admin/devices', admin)).toBe(200);
+      expect(await viaSocket('/metrics')).toBe(200);
+      const call = caller(service.url);
+      expect((await call({ method: 'GET', url: '/v1/admin/devices', headers: admin })).statusCode).toBe(404);
+      expect((await call({ method: 'GET', url: '/metrics' })).statusCode).toBe(404);
+      expect((await call({ method: 'GET', url: '/v1/nonce' })).statusCode).toBe(200);
+    } finally {
+      await service.close();
+    }
+  });
+});
+
 describe('the denial page', () => {
   it('a denial is kept for its decision id: an escaped HTML page with the failing check and its fix, nothing else', async () => {
     const svc = await testService();
