@@ -9,10 +9,15 @@ default allow := false
 http_request := input.attributes.request.http
 
 # The decision of the verifier (POST /v1/verify), with the original method, URL and headers.
+# The verifier answers /v1/verify only for its trusted proxies or a bearer token whose SHA-256 is in
+# verifyTokenSha256: give OPA that token in POSTURE_VERIFIER_VERIFY_TOKEN.
 decision := http.send({
 	"method": "POST",
 	"url": "http://127.0.0.1:8443/v1/verify",
-	"headers": {"content-type": "application/json"},
+	"headers": {
+		"content-type": "application/json",
+		"authorization": concat(" ", ["Bearer", opa.runtime().env.POSTURE_VERIFIER_VERIFY_TOKEN]),
+	},
 	"body": {
 		"method": http_request.method,
 		"url": sprintf("%s://%s%s", [http_request.scheme, http_request.host, http_request.path]),

@@ -8,6 +8,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { BearerCheck } from './bearer.js';
 import type { RequestDecider } from './decider.js';
+import { REFUSALS } from './forward-auth.js';
+import { checkOriginal } from './forwarded-request.js';
 import { issuePaths, problem } from './problem.js';
 import type { PeerKinds } from './trusted-peers.js';
 
@@ -40,6 +42,19 @@ export async function directVerify(deps: DirectVerifyDeps, req: FastifyRequest, 
     return problem(reply, 400, 'bad_request', 'Send {"method", "url", "headers"}.', {
       issues: issuePaths(body.error.issues),
     });
-  const d = await deps.decider.decide(body.data.method, body.data.url, body.data.headers);
+  const { method, url, headers } = body.data;
+  // The same checks as a forwarded request: parts valid, path canonical.
+  const original = checkOriginal(method, url);
+  if (!original.ok) {
+    const [status, message] = REFUSALS[original.code];
+    const refusal = deps.decider.refuse(original.code, status, `${message} (${original.part})`, method, url);
+    return reply.code(200).send({
+      allowed: false,
+      status: refusal.status,
+      decisionId: refusal.decisionId,
+      reasons: [{ code: refusal.code, message: refusal.message }],
+    });
+  }
+  const d = await deps.decider.decide(method, url, headers);
   return reply.code(200).send(d);
 }

@@ -16,7 +16,7 @@ export interface ForwardAuthDeps {
   pages: DenialPages;
 }
 
-const REFUSALS: Record<ForwardedFailure['code'], [number, string]> = {
+export const REFUSALS: Record<ForwardedFailure['code'], [number, string]> = {
   original_request_unknown: [
     400,
     'The proxy sent no original method and URL: check the proxy configuration against docs/verifier-service.md for its kind.',

@@ -146,14 +146,19 @@ function read(call: ForwardAuthCall, names: readonly string[]): string[] | Forwa
   return values;
 }
 
+/** An absolute URL and a method, each part validated as a forwarded one (also for POST /v1/verify). */
+export function checkOriginal(method: string, url: string): ForwardedResult {
+  const m = /^([a-z]+):\/\/([^/?#]*)(\/.*)$/s.exec(url);
+  if (!m) return { ok: false, code: 'forwarded_request_invalid', part: 'url' };
+  return joinParts(method, m[1] as string, m[2] as string, m[3] as string);
+}
+
 /** nginx: X-Original-Method and X-Original-URL (`$scheme://$http_host$request_uri`). */
 function fromNginx(call: ForwardAuthCall): ForwardedResult {
   const got = read(call, ['x-original-method', 'x-original-url']);
   if (!Array.isArray(got)) return got;
   const [method, url] = got as [string, string];
-  const m = /^([a-z]+):\/\/([^/?#]*)(\/.*)$/s.exec(url);
-  if (!m) return { ok: false, code: 'forwarded_request_invalid', part: 'url' };
-  return joinParts(method, m[1] as string, m[2] as string, m[3] as string);
+  return checkOriginal(method, url);
 }
 
 /** Caddy and Traefik: X-Forwarded-Method, -Proto, -Host, -Uri, all set by the proxy. */

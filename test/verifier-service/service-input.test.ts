@@ -54,6 +54,20 @@ describe('POST /v1/verify callers', () => {
     });
     expect(ok.statusCode).toBe(200);
     expect(ok.json().allowed).toBe(true);
+    // The URL is checked like a forwarded one: a proof for /x does not pass for /admin/../x.
+    for (const [url, code] of [
+      [`${APP}/admin/../x`, 'path_not_canonical'],
+      [`${APP}/admin/%2e%2e/x`, 'path_not_canonical'],
+      ['https://user@app.example.com/x', 'forwarded_request_invalid'],
+    ]) {
+      const bad = await svc.call({
+        method: 'POST',
+        url: '/v1/verify',
+        payload: { ...payload, url },
+        headers: { authorization: `Bearer ${VERIFY_TOKEN}` },
+      });
+      expect(bad.json()).toMatchObject({ allowed: false, reasons: [{ code }] });
+    }
     // The default test service trusts 127.0.0.1 as nginx: a trusted proxy may ask too.
     const proxy = await testService();
     expect((await proxy.call({ method: 'POST', url: '/v1/verify', payload })).statusCode).toBe(200);
