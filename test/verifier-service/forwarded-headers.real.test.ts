@@ -140,6 +140,19 @@ const variants = (base: string) => ({
     expect(JSON.parse(res.body)).toMatchObject({ upstream: true, method: 'GET', path: '/api/items' });
   });
 
+  it('a client naming another host or scheme in its own headers does not change the URL checked', async () => {
+    const a = await device.attest({ audience: base });
+    const res = await raw(proxy.port, 'GET', '/api/items', {
+      'X-Forwarded-Host': 'evil.example',
+      'X-Forwarded-Proto': 'https',
+      'X-Original-URL': 'https://evil.example/api/items',
+      Forwarded: 'host=evil.example;proto=https',
+      ...postureHeaders(a, 'GET', `${base}/api/items`),
+    });
+    expect(res.status).toBe(200);
+    expect(svc.decisions.at(-1)).toMatchObject({ allowed: true, url: `${base}/api/items` });
+  });
+
   it.each([
     '/admin/../api/items',
     '/admin/%2e%2e/api/items',
