@@ -3,7 +3,7 @@
  * a few minutes under its decision id. Decision ids are random UUIDs (122 random bits), handed only
  * to the denied request (`X-Posture-Decision`) and the decision log, so a page cannot be found by
  * guessing; and a page holds nothing secret anyway: no device id, no URL, no key, no token, only the
- * reason codes, the checks, and the sentences of the policy. Bounded by count and by age; a page is
+ * reason codes, the checks, and the sentences of the policy. Bounded by count, size and age; a page is
  * kept by the replica that decided (behind several replicas, the proxy's page request may reach
  * another one, which then answers that the page has expired).
  */
@@ -23,6 +23,8 @@ export interface Denial {
 }
 
 const MAX_PAGES = 10_000;
+/** Characters of text kept in all, whatever the pages hold (policy sentences can quote a device's data). */
+const MAX_TOTAL_CHARS = 8_000_000;
 const MAX_REASONS = 16;
 const MAX_TEXT = 1000;
 export const DENIAL_PAGE_TTL_MS = 10 * 60_000;
@@ -33,23 +35,34 @@ const clip = (s: string) => (s.length > MAX_TEXT ? `${s.slice(0, MAX_TEXT)}…` 
 
 export class DenialPages {
   // Insertion order is age order: the oldest page is the first key.
-  private readonly pages = new Map<string, Denial>();
+  private readonly pages = new Map<string, Denial & { chars: number }>();
+  private chars = 0;
 
   constructor(private readonly now: () => number) {}
 
   remember(decisionId: string, status: number, reasons: Decision['reasons'] | DenialReason[]): void {
-    if (!UUID.test(decisionId)) return;
-    if (this.pages.size >= MAX_PAGES) this.pages.delete(this.pages.keys().next().value as string);
-    this.pages.set(decisionId, {
-      status,
-      at: this.now(),
-      reasons: reasons.slice(0, MAX_REASONS).map((r) => ({
-        code: r.code,
-        message: clip(r.message),
-        ...(r.check ? { check: r.check } : {}),
-        ...(r.remediation ? { remediation: clip(r.remediation) } : {}),
-      })),
-    });
+    if (!UUID.test(decisionId) || this.pages.has(decisionId)) return;
+    const kept = reasons.slice(0, MAX_REASONS).map((r) => ({
+      code: r.code,
+      message: clip(r.message),
+      ...(r.check ? { check: r.check } : {}),
+      ...(r.remediation ? { remediation: clip(r.remediation) } : {}),
+    }));
+    const chars = kept.reduce(
+      (n, r) => n + r.code.length + r.message.length + (r.remediation?.length ?? 0),
+      0,
+    );
+    while (this.pages.size > 0 && (this.pages.size >= MAX_PAGES || this.chars + chars > MAX_TOTAL_CHARS))
+      this.drop(this.pages.keys().next().value as string);
+    this.pages.set(decisionId, { status, at: this.now(), reasons: kept, chars });
+    this.chars += chars;
+  }
+
+  private drop(decisionId: string): void {
+    const page = this.pages.get(decisionId);
+    if (!page) return;
+    this.pages.delete(decisionId);
+    this.chars -= page.chars;
   }
 
   find(decisionId: string): Denial | undefined {
@@ -57,9 +70,9 @@ export class DenialPages {
     const page = this.pages.get(decisionId);
     if (!page) return undefined;
     if (this.now() - page.at > DENIAL_PAGE_TTL_MS) {
-      this.pages.delete(decisionId);
+      this.drop(decisionId);
       return undefined;
     }
-    return page;
+    return { status: page.status, reasons: page.reasons, at: page.at };
   }
 }
