@@ -56,18 +56,6 @@ export interface ForwardAuthCall {
 
 export const FORWARD_AUTH_PATH = '/v1/forward-auth';
 
-/** One header's value, or `repeated` when it came more than once; names compared case-insensitively. */
-function single(rawHeaders: readonly string[], name: string): string | undefined | { repeated: string } {
-  let value: string | undefined;
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    const key = rawHeaders[i] as string;
-    if (key.length !== name.length || key.toLowerCase() !== name) continue;
-    if (value !== undefined) return { repeated: name };
-    value = rawHeaders[i + 1] as string;
-  }
-  return value;
-}
-
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}$/; // RFC 9110 method token
 const REG_NAME = /^[A-Za-z0-9._~!$&'()*+,;=-]{1,253}$/; // RFC 3986 reg-name without pct-encoding
 const PORT = /^[0-9]{1,5}$/;
@@ -135,15 +123,24 @@ export function joinParts(
   return { ok: true, method, url: `${scheme}://${host}${pathAndQuery}` };
 }
 
+/**
+ * The values of these headers (lower-case names), read in one pass over the raw headers, so a header
+ * sent twice is seen (Node would join it with ", ", and a comma may be part of a URL).
+ */
 function read(call: ForwardAuthCall, names: readonly string[]): string[] | ForwardedResult {
-  const values: string[] = [];
-  for (const name of names) {
-    const v = single(call.rawHeaders, name);
-    if (v === undefined) return { ok: false, code: 'original_request_unknown' };
-    if (typeof v !== 'string') return { ok: false, code: 'forwarded_header_repeated', part: v.repeated };
-    values.push(v);
+  const values: Array<string | undefined> = names.map(() => undefined);
+  const raw = call.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const key = raw[i] as string;
+    for (let j = 0; j < names.length; j++) {
+      const name = names[j] as string;
+      if (key.length !== name.length || (key !== name && key.toLowerCase() !== name)) continue;
+      if (values[j] !== undefined) return { ok: false, code: 'forwarded_header_repeated', part: name };
+      values[j] = raw[i + 1] as string;
+    }
   }
-  return values;
+  if (values.some((v) => v === undefined)) return { ok: false, code: 'original_request_unknown' };
+  return values as string[];
 }
 
 /** An absolute URL and a method, each part validated as a forwarded one (also for POST /v1/verify). */
