@@ -5,7 +5,9 @@
  * denial page, through the proxy, in Chromium.
  */
 import { request } from 'node:http';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { postureHeaders } from '../../src/attest/headers.js';
 import type { Running } from '../fakes/proxies.js';
@@ -180,7 +182,10 @@ const variants = (base: string) => ({
     const item = page.locator('li[data-check="firewall"]');
     await expect(item.textContent()).resolves.toContain('Firewall');
     await expect(item.locator('.fix').textContent()).resolves.toContain('How to fix');
-    await page.screenshot({ path: `/tmp/posture-denial-${kind}-${process.pid}.png`, fullPage: true });
+    // Kept for a person to look at: the folder is printed when POSTURE_KEEP_SCREENSHOTS is set.
+    const shot = join(mkdtempSync(join(tmpdir(), `posture-denial-${kind}-`)), 'page.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    if (process.env.POSTURE_KEEP_SCREENSHOTS) process.stderr.write(`denial page screenshot: ${shot}\n`);
 
     // Without the agent at all: the page says what is missing.
     const bare = await browser.newPage();
