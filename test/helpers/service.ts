@@ -12,12 +12,12 @@ import type { DeviceKey } from '../../src/keys/types.js';
 import { validatePolicy, type Policy } from '../../src/shared/policy.js';
 import { MemoryReplayStore } from '../../src/verifier/replay.js';
 import type { ReplayStore } from '../../src/verifier/replay.js';
-import { buildService } from '../../src/verifier/service/app.js';
-import { parseServiceConfig, type ServiceConfig } from '../../src/verifier/service/config.js';
-import { createMetrics } from '../../src/verifier/service/metrics.js';
-import { createNonces } from '../../src/verifier/service/nonce.js';
-import { openSqliteStore } from '../../src/verifier/service/sqlite-store.js';
-import type { DeviceStore } from '../../src/verifier/service/store.js';
+import { buildService } from '../../src/verifier-service/app.js';
+import { parseServiceConfig, type ServiceConfig } from '../../src/verifier-service/config.js';
+import { createMetrics } from '../../src/verifier-service/metrics.js';
+import { createNonces } from '../../src/verifier-service/nonce.js';
+import { openSqliteStore } from '../../src/verifier-service/sqlite-store.js';
+import type { DeviceStore } from '../../src/verifier-service/store.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
 export const PUBLIC_URL = 'https://posture.example.com';

@@ -4,9 +4,9 @@ import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigInvalidError } from '../../src/shared/errors.js';
-import { configWarnings, parseServiceConfig } from '../../src/verifier/service/config.js';
-import { checkConfig, startVerifier } from '../../src/verifier/service/main.js';
-import { createNonces } from '../../src/verifier/service/nonce.js';
+import { configWarnings, parseServiceConfig } from '../../src/verifier-service/config.js';
+import { checkConfig, startVerifier } from '../../src/verifier-service/main.js';
+import { createNonces } from '../../src/verifier-service/nonce.js';
 
 describe('stateless nonces', () => {
   const A = 'first-secret-0123456789abcdef0123456789';
@@ -144,7 +144,7 @@ describe('service configuration', () => {
       expect(() => checkConfig(write('bad-policy.json', { ...base, policyFile }))).toThrow(
         expect.objectContaining({ code: 'ERR_POLICY_INVALID' }),
       );
-      const main = join(process.cwd(), 'dist', 'verifier', 'service', 'main.js');
+      const main = join(process.cwd(), 'dist', 'verifier-service', 'main.js');
       await expect(
         promisify(execFile)(process.execPath, [
           main,

@@ -1,6 +1,6 @@
 /** Prometheus metrics (prom-client): decisions by result and reason, and their latency. */
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Decision } from '../verify-request.js';
+import type { Decision } from '../verifier/verify-request.js';
 
 export interface Metrics {
   observe(decision: Decision, seconds: number): void;

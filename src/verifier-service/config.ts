@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { ConfigInvalidError } from '../../shared/errors.js';
+import { ConfigInvalidError } from '../shared/errors.js';
 
 const cidr = z.string().refine((s) => {
   const [ip, bits] = s.split('/');
