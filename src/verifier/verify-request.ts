@@ -185,14 +185,14 @@ function headerValue(headers: VerifyRequestInput['headers'], name: string): stri
   }
   if (count === 0 || value === undefined) throw new Deny('headers_missing');
   if (count > 1) throw new Deny('header_duplicated', name);
-  value = value.trim();
-  if (value.length > MAX_HEADER_BYTES) throw new Deny('header_too_large', name);
   // A compact JWS has no comma: one means a proxy joined repeated headers when every piece is a
   // compact JWS; anything else with a comma (a JWS JSON serialisation, a trailing comma) is malformed.
   if (value.includes(',')) {
     const joined = value.split(',').every((piece) => COMPACT_JWS.test(piece.trim()));
     throw new Deny(joined ? 'header_duplicated' : 'malformed_token', name);
   }
+  value = value.trim();
+  if (value.length > MAX_HEADER_BYTES) throw new Deny('header_too_large', name);
   return value;
 }
 
