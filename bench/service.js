@@ -222,6 +222,8 @@ async function startService(name, stores, audiences = []) {
       ...stores,
       nonce: { secrets: ['bench-nonce-secret-0123456789abcdef0123'] },
       adminTokenSha256: [createHash('sha256').update(ADMIN).digest('hex')],
+      // wrk (direct) and nginx both call from loopback with nginx's X-Original-* headers.
+      trustedProxies: [{ address: '127.0.0.1', proxy: 'nginx' }],
       decisionLog: join(dir, `${name}-decisions.log`),
     }),
   );

@@ -10,9 +10,10 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 # Real parts the tests drive: nftables and iptables rulesets in network namespaces, ufw left
 # disabled as Debian ships it, lsblk from util-linux; a Secret Service (gnome-keyring on a private
 # D-Bus session) for the keychain; a TPM 2.0 (swtpm) driven through tpm2-tools; PostgreSQL and
-# Redis servers (each test starts its own on a loopback port); nginx and Caddy in front of the verifier.
+# Redis servers (each test starts its own on a loopback port); nginx and Caddy in front of the verifier;
+# Chromium (driven by playwright-core) to look at the denial page through them, with a font to draw it.
 packages=(nftables iptables ufw iproute2 util-linux dbus gnome-keyring libsecret-tools swtpm swtpm-tools tpm2-tools libtss2-tcti-swtpm0
-  postgresql redis-server nginx-light caddy
+  postgresql redis-server nginx-light caddy chromium fonts-liberation
   g++ make python3)  # better-sqlite3 builds from source when no prebuilt binary can be fetched
 missing=()
 for p in "${packages[@]}"; do

@@ -2,26 +2,24 @@
  * The admin API (bearer token, stored as its SHA-256): enrollment tokens, devices (list, show,
  * revoke, lock, unlock) and policy reload.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { bearerCheck } from './bearer.js';
 import type { ServiceContext } from './context.js';
 import { tokenHash } from './enrollment.js';
 import { issuePaths, problem } from './problem.js';
 import type { StoredDevice } from './store.js';
+import { displayText } from './text-safety.js';
 
 type DeviceParams = { id: string };
 
 /** A preHandler: 401 `admin_unauthorized` unless the bearer token hashes to a configured one. */
 export function adminGuard(adminTokenSha256: readonly string[]) {
-  const hashes = adminTokenSha256.map((h) => Buffer.from(h, 'hex'));
+  const isAdmin = bearerCheck(adminTokenSha256);
   return async function requireAdmin(req: FastifyRequest, reply: FastifyReply) {
-    const header = req.headers.authorization;
-    const token = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7) : '';
-    const given = createHash('sha256').update(token).digest();
-    if (!token || !hashes.some((h) => h.length === given.length && timingSafeEqual(h, given))) {
+    if (!isAdmin(req))
       return problem(reply, 401, 'admin_unauthorized', 'A valid admin bearer token is required.');
-    }
     return undefined;
   };
 }
@@ -29,7 +27,7 @@ export function adminGuard(adminTokenSha256: readonly string[]) {
 function tokenBody(ctx: ServiceContext) {
   return z
     .object({
-      label: z.string().max(200).optional(),
+      label: displayText(200).optional(),
       ttlMinutes: z
         .number()
         .int()

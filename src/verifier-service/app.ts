@@ -1,12 +1,17 @@
 /**
  * The verifier as an HTTP service (Fastify): enrollment, nonces, policy, forward-auth for access
  * proxies, direct verification, the admin API, health, metrics, and a decision log. This file only
- * wires routes to the named handlers in their own modules.
+ * wires routes to the named handlers in their own modules. With `adminListen` configured, the admin
+ * API and /metrics are served by a second instance (`buildAdminService`) on their own address.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import { registerAdminRoutes } from './admin.js';
+import { bearerCheck } from './bearer.js';
+import { acceptJsonBodiesOnly } from './body-guard.js';
 import { serviceContext, type ServiceContext, type ServiceDeps } from './context.js';
 import { RequestDecider } from './decider.js';
+import { denialPage } from './denial-page.js';
+import { DenialPages } from './denial-pages.js';
 import { directVerify } from './direct-verify.js';
 import { enroll, rotateKey } from './enrollment.js';
 import { registerForwardAuth } from './forward-auth.js';
@@ -17,8 +22,7 @@ import { trustedPeers } from './trusted-peers.js';
 
 export type { ServiceDeps } from './context.js';
 
-export function buildService(deps: ServiceDeps): FastifyInstance {
-  const ctx = serviceContext(deps);
+function fastify(): FastifyInstance {
   const app = Fastify({
     logger: false,
     bodyLimit: 64 * 1024,
@@ -27,14 +31,38 @@ export function buildService(deps: ServiceDeps): FastifyInstance {
   });
   app.setErrorHandler(clientErrorHandler);
   app.setNotFoundHandler((_req, reply) => problem(reply, 404, 'not_found', 'No such endpoint.'));
+  acceptJsonBodiesOnly(app);
+  return app;
+}
 
+/** The device- and proxy-facing service; also the admin API and /metrics unless `adminListen` is set. */
+export function buildService(deps: ServiceDeps): FastifyInstance {
+  const ctx = serviceContext(deps);
+  const app = fastify();
   const decider = new RequestDecider(ctx);
+  const peerKind = trustedPeers(ctx.config.trustedProxies);
+  const pages = new DenialPages(ctx.now);
   registerPublicRoutes(app, ctx);
-  registerForwardAuth(app, trustedPeers(ctx.config.trustedProxies), decider);
-  app.post('/v1/verify', (req, reply) => directVerify(decider, req, reply));
+  registerForwardAuth(app, { peerKind, decider, pages });
+  app.get('/v1/denied/:id', (req, reply) => denialPage(pages, req, reply));
+  const verifyDeps = { decider, peerKind, hasVerifyToken: bearerCheck(ctx.config.verifyTokenSha256) };
+  app.post('/v1/verify', (req, reply) => directVerify(verifyDeps, req, reply));
+  if (!ctx.config.adminListen) registerAdminAndMetrics(app, ctx);
+  return app;
+}
+
+/** The admin API, /metrics and /healthz on their own listener (`adminListen`). */
+export function buildAdminService(deps: ServiceDeps): FastifyInstance {
+  const ctx = serviceContext(deps);
+  const app = fastify();
+  app.get('/healthz', health);
+  registerAdminAndMetrics(app, ctx);
+  return app;
+}
+
+function registerAdminAndMetrics(app: FastifyInstance, ctx: ServiceContext) {
   registerAdminRoutes(app, ctx);
   app.get('/metrics', (req, reply) => metricsPage(ctx, req, reply));
-  return app;
 }
 
 function registerPublicRoutes(app: FastifyInstance, ctx: ServiceContext) {

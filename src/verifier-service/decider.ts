@@ -2,6 +2,7 @@
  * The decision for one request: `verifyRequest` with the service's options, then metrics, the
  * decision log and the device's last-seen posture (written at most once a minute per device).
  */
+import { randomUUID } from 'node:crypto';
 import type { Policy } from '../shared/policy.js';
 import { AttestationCache } from '../verifier/cache.js';
 import type {
@@ -13,6 +14,14 @@ import type {
 import { verifyRequest } from '../verifier/verify-request.js';
 import type { ServiceContext } from './context.js';
 import { nodeSignatures } from './node-signatures.js';
+
+/** A forward-auth call denied before verification: its forwarded request could not be used. */
+export interface Refusal {
+  decisionId: string;
+  status: number;
+  code: string;
+  message: string;
+}
 
 const SEEN_WRITE_INTERVAL_MS = 60_000;
 
@@ -47,6 +56,26 @@ export class RequestDecider {
     });
     await this.recordSeen(decision);
     return decision;
+  }
+
+  /** Logs and counts a refusal like a decision, so the decision log shows every denial. */
+  refuse(code: string, status: number, message: string, method: string, url: string): Refusal {
+    const { ctx } = this;
+    const refusal = { decisionId: randomUUID(), status, code, message };
+    ctx.metrics.refused(code);
+    ctx.logDecision({
+      ts: new Date(ctx.now()).toISOString(),
+      decisionId: refusal.decisionId,
+      device: null,
+      allowed: false,
+      status,
+      reasons: [code],
+      policyRevision: ctx.policy().revision,
+      method,
+      url,
+      latencyMs: 0,
+    });
+    return refusal;
   }
 
   /** The options object is made once per policy, not once per request. */

@@ -1,8 +1,15 @@
-/** `POST /v1/verify`: a decision for a request described in the body (for callers that are not proxies). */
+/**
+ * `POST /v1/verify`: a decision for a request described in the body, for policy engines (OPA) that
+ * are not proxies. Answered only for the trusted proxies' addresses or a caller with a verify token
+ * (`verifyTokenSha256`), like forward-auth: anyone else could use it as an oracle for which devices
+ * and proofs pass.
+ */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import type { BearerCheck } from './bearer.js';
 import type { RequestDecider } from './decider.js';
 import { issuePaths, problem } from './problem.js';
+import type { PeerKinds } from './trusted-peers.js';
 
 const verifyBody = z
   .object({
@@ -12,12 +19,27 @@ const verifyBody = z
   })
   .strict();
 
-export async function directVerify(decider: RequestDecider, req: FastifyRequest, reply: FastifyReply) {
+export interface DirectVerifyDeps {
+  decider: RequestDecider;
+  peerKind: PeerKinds;
+  hasVerifyToken: BearerCheck;
+}
+
+export async function directVerify(deps: DirectVerifyDeps, req: FastifyRequest, reply: FastifyReply) {
+  if (!deps.peerKind(req.socket.remoteAddress) && !deps.hasVerifyToken(req)) {
+    reply.header('www-authenticate', 'Bearer');
+    return problem(
+      reply,
+      401,
+      'verify_unauthorized',
+      'POST /v1/verify answers trusted proxies and callers with a verify token (verifyTokenSha256) only.',
+    );
+  }
   const body = verifyBody.safeParse(req.body);
   if (!body.success)
     return problem(reply, 400, 'bad_request', 'Send {"method", "url", "headers"}.', {
       issues: issuePaths(body.error.issues),
     });
-  const d = await decider.decide(body.data.method, body.data.url, body.data.headers);
+  const d = await deps.decider.decide(body.data.method, body.data.url, body.data.headers);
   return reply.code(200).send(d);
 }

@@ -7,6 +7,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { importVerifyKey, parseCompact, verifySignature } from '../verifier/tokens.js';
 import type { ServiceContext } from './context.js';
+import { parseEnrollFacts } from './enrollment-facts.js';
 import { verifyKeyProof } from './key-proof.js';
 import { issuePaths, problem } from './problem.js';
 import type { EnrollRefusal } from './store.js';
@@ -23,13 +24,6 @@ const enrollBody = z
   .object({ token: z.string().min(16).max(256), proof: z.string().min(1).max(8192) })
   .strict();
 
-const enrollFacts = z.object({
-  hostname: z.string().max(255).optional(),
-  model: z.string().max(255).optional(),
-  serial: z.string().max(255).optional(),
-  os: z.string().max(255).optional(),
-});
-
 export async function enroll(ctx: ServiceContext, req: FastifyRequest, reply: FastifyReply) {
   const { config, store, now } = ctx;
   const body = enrollBody.safeParse(req.body);
@@ -45,13 +39,17 @@ export async function enroll(ctx: ServiceContext, req: FastifyRequest, reply: Fa
     return problem(reply, 401, 'proof_token_mismatch', 'The proof was made for another token.');
   const protection = keyProtection.safeParse(c.key_protection);
   if (!protection.success) return problem(reply, 400, 'bad_request', 'key_protection is missing or unknown.');
-  const facts = enrollFacts.safeParse(c.facts ?? {});
+  const facts = parseEnrollFacts(c.facts);
+  if (!facts.ok)
+    return problem(reply, 400, 'facts_invalid', `Fix or leave out these facts: ${facts.fields.join(', ')}.`, {
+      issues: facts.fields,
+    });
   const result = await store.enroll(tokenHash(body.data.token), now(), {
     deviceId: `dev_${randomBytes(12).toString('base64url')}`,
     kid: proof.kid,
     jwk: proof.jwk,
     keyProtection: protection.data,
-    facts: facts.success ? facts.data : {},
+    facts: facts.facts,
     enrolledAt: now(),
   });
   if (!result.ok) {

@@ -26,12 +26,17 @@ function stopper(child: ChildProcess): () => Promise<void> {
     });
 }
 
-/** An upstream that answers 200 with the X-Posture-Device header the proxy passed on. */
+/** An upstream that answers 200 with the X-Posture-Device header the proxy passed on, the method and path. */
 export async function startUpstream(): Promise<Running & { server: Server }> {
   const server = createHttpServer((req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(
-      JSON.stringify({ upstream: true, device: req.headers['x-posture-device'] ?? null, path: req.url }),
+      JSON.stringify({
+        upstream: true,
+        device: req.headers['x-posture-device'] ?? null,
+        method: req.method,
+        path: req.url,
+      }),
     );
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -71,9 +76,19 @@ http {
       proxy_set_header X-Original-Method $request_method;
       proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
     }
+    location @posture_denied {
+      proxy_pass http://posture_verifier/v1/denied/$posture_decision;
+      proxy_method GET;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+    }
     location / {
       auth_request /_posture;
       auth_request_set $posture_device $upstream_http_x_posture_device;
+      auth_request_set $posture_decision $upstream_http_x_posture_decision;
+      error_page 401 403 = @posture_denied;
       proxy_set_header X-Posture-Device $posture_device;
       proxy_pass http://127.0.0.1:${upstreamPort};
     }

@@ -40,9 +40,9 @@ const POLICY = validatePolicy({
 });
 
 (ready ? describe : describe.skip).each([
-  ['nginx auth_request', startNginx],
-  ['Caddy forward_auth', startCaddy],
-])('%s in front of the verifier', (_name, startProxy) => {
+  ['nginx auth_request', 'nginx', startNginx],
+  ['Caddy forward_auth', 'caddy', startCaddy],
+] as const)('%s in front of the verifier', (_name, kind, startProxy) => {
   let proxy: Running;
   let upstream: Running;
   let svc: Awaited<ReturnType<typeof testService>>;
@@ -58,7 +58,11 @@ const POLICY = validatePolicy({
     // start the verifier on a known port first, then the proxy, then rebuild with the audience.
     svc = await testService({
       port,
-      config: serviceConfig({ publicUrl: `http://127.0.0.1:${port}`, audience: [proxyUrlPlaceholder] }),
+      config: serviceConfig({
+        publicUrl: `http://127.0.0.1:${port}`,
+        audience: [proxyUrlPlaceholder],
+        trustedProxies: [{ address: '127.0.0.1', proxy: kind }],
+      }),
     });
     proxy = await startProxy(Number(new URL(svc.url).port), upstream.port);
     base = `http://127.0.0.1:${proxy.port}`;
