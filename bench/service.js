@@ -287,7 +287,11 @@ async function startService(name, stores, audiences = []) {
 const nginxPort = await freePort();
 const sqliteService = await startService(
   'sqlite',
-  { store: { type: 'sqlite', path: join(dir, 'devices.db') } },
+  {
+    store: { type: 'sqlite', path: join(dir, 'devices.db') },
+    // One device makes the whole load here, so it gets the whole replay store, not a tenth.
+    replay: { type: 'memory', capacity: 1_000_000, perDeviceCapacity: 1_000_000 },
+  },
   [`http://127.0.0.1:${nginxPort}`],
 );
 const { port, deviceId } = sqliteService;
@@ -355,7 +359,7 @@ if (!only) {
   if (pg && redis) {
     const replicas = await startService('replicas', {
       store: { type: 'postgres', url: pg.url },
-      replay: { type: 'redis', url: redis.url },
+      replay: { type: 'redis', url: redis.url, perDeviceCapacity: 100_000_000 },
     });
     const m = await measure('forward-auth, PostgreSQL + Redis', {
       port: replicas.port,

@@ -27,7 +27,7 @@ decision := http.send({
 	"raise_error": false,
 }).body
 
-# Allow only what the verifier allows; then narrow further, e.g. payroll only from TPM-backed keys.
+# Allow only what the verifier allows; then narrow further, e.g. payroll only from hardware-held keys.
 allow if {
 	decision.allowed == true
 	not payroll_without_hardware_key
@@ -35,7 +35,20 @@ allow if {
 
 payroll_without_hardware_key if {
 	startswith(http_request.path, "/payroll")
-	not decision.device.keyProtection in {"tpm", "secure_enclave"}
+	not hardware_key
+}
+
+# decision.device.keyProtection is the protection recorded when the device enrolled, never what an
+# attestation claims (an attestation claiming another one is denied: key_protection_mismatch). It is
+# as claimed by the device at enrollment, not yet proven by hardware attestation: the verifier says
+# so in decision.device.keyProtectionSource ("claimed_at_enrollment"). Rely on it as far as you trust
+# the enrollment (who handed out the token, to which machine); once key attestation proves it
+# ("hardware_attested"), require that here instead.
+trusted_key_protection_sources := {"claimed_at_enrollment"}
+
+hardware_key if {
+	decision.device.keyProtection in {"tpm", "secure_enclave"}
+	decision.device.keyProtectionSource in trusted_key_protection_sources
 }
 
 # Why not, for logs and deny pages.

@@ -17,7 +17,9 @@ export const MAX_HEADER_BYTES = 8 * 1024;
 export const DEFAULT_ATTESTATION_LIFETIME_S = 600;
 export const MAX_ATTESTATION_LIFETIME_S = 900;
 
-export type KeyProtection = 'tpm' | 'secure_enclave' | 'keychain' | 'file';
+/** Where a device key lives (DESIGN §2.3); the one list every side imports. */
+export const KEY_PROTECTIONS = ['tpm', 'secure_enclave', 'keychain', 'file'] as const;
+export type KeyProtection = (typeof KEY_PROTECTIONS)[number];
 
 /** A public P-256 key as a JWK (RFC 7517), the only kind used. */
 export interface PublicJwk {

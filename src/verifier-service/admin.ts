@@ -99,7 +99,7 @@ export async function setDeviceStatus(
       reply,
       409,
       'device_revoked',
-      'A revoked device stays revoked; enroll it again with a new token.',
+      'A revoked device stays revoked; enroll the machine again with a new device key and a new token.',
     );
   await ctx.store.setStatus(id, status);
   return { deviceId: id, status };

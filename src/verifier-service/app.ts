@@ -17,6 +17,7 @@ import { enroll, rotateKey } from './enrollment.js';
 import { registerForwardAuth } from './forward-auth.js';
 import { problem } from './problem.js';
 import { activePolicy, health, issueNonce, metricsPage, readiness } from './public-routes.js';
+import { STORE_ERROR_ANSWERS, StoreError } from './store-errors.js';
 import { trustedPeers } from './trusted-peers.js';
 
 export type { ServiceDeps } from './context.js';
@@ -73,12 +74,19 @@ function registerPublicRoutes(app: FastifyInstance, ctx: ServiceContext) {
   app.post('/v1/devices/rotate', (req, reply) => rotateKey(ctx, req, reply));
 }
 
-/** Every error a client can cause answers 4xx with a code; nothing the client sends yields a 5xx. */
+/**
+ * Every error a client can cause answers 4xx with a code; nothing the client sends yields a 5xx. A
+ * store's error is answered with its own code (409 key_in_use, 503 store_unavailable).
+ */
 function clientErrorHandler(
   error: { statusCode?: number; code?: string; message: string },
   _req: unknown,
   reply: Parameters<typeof problem>[0],
 ) {
+  if (error instanceof StoreError) {
+    const [storeStatus, storeCode, storeMessage] = STORE_ERROR_ANSWERS[error.code];
+    return problem(reply, storeStatus, storeCode, storeMessage);
+  }
   const status =
     error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
   if (status === 500)

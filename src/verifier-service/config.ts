@@ -53,9 +53,21 @@ export const serviceConfigSchema = z
     replay: z
       .discriminatedUnion('type', [
         z
-          .object({ type: z.literal('memory'), capacity: z.number().int().min(1000).default(1_000_000) })
+          .object({
+            type: z.literal('memory'),
+            capacity: z.number().int().min(1000).default(1_000_000),
+            /** Proof ids one device may hold at a time; default a tenth of capacity. */
+            perDeviceCapacity: z.number().int().min(100).optional(),
+          })
           .strict(),
-        z.object({ type: z.literal('redis'), url: z.string().min(1) }).strict(),
+        z
+          .object({
+            type: z.literal('redis'),
+            url: z.string().min(1),
+            /** Proof ids one device may add in a 120-second window. */
+            perDeviceCapacity: z.number().int().min(100).default(100_000),
+          })
+          .strict(),
       ])
       .default({ type: 'memory', capacity: 1_000_000 }),
     policyFile: z.string().min(1).optional(),

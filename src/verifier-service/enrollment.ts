@@ -10,6 +10,7 @@ import type { ServiceContext } from './context.js';
 import { parseEnrollFacts } from './enrollment-facts.js';
 import { verifyKeyProof } from './key-proof.js';
 import { issuePaths, problem } from './problem.js';
+import type { EnrollRefusal } from './store.js';
 
 const ENROLL_TYP = 'posture-enroll+jwt';
 const ROTATE_TYP = 'posture-rotate+jwt';
@@ -31,6 +32,7 @@ export async function enroll(ctx: ServiceContext, req: FastifyRequest, reply: Fa
       issues: issuePaths(body.error.issues),
     });
   const proof = await verifyKeyProof(body.data.proof, ENROLL_TYP, config.publicUrl, ctx.nonces, now());
+  if (!proof.ok && proof.error === 'server_url_mismatch') return serverUrlMismatch(ctx, reply);
   if (!proof.ok) return problem(reply, 401, proof.error, 'The enrollment proof does not verify.');
   const c = proof.claims;
   if (c.token_hash !== tokenHash(body.data.token))
@@ -50,14 +52,51 @@ export async function enroll(ctx: ServiceContext, req: FastifyRequest, reply: Fa
     facts: facts.facts,
     enrolledAt: now(),
   });
-  if (!result.ok)
-    return problem(reply, 401, result.reason, 'The enrollment token is not valid: ask IT for a new one.');
+  if (!result.ok) {
+    const [status, message] = ENROLL_REFUSALS[result.reason];
+    return problem(reply, status, result.reason, message, {
+      ...(result.device ? { deviceId: result.device.deviceId } : {}),
+      ...(result.reason === 'key_protection_mismatch' && result.device
+        ? { enrolledKeyProtection: result.device.keyProtection }
+        : {}),
+    });
+  }
   return reply.code(result.reenrolled ? 200 : 201).send({
     deviceId: result.device.deviceId,
     kid: result.device.kid,
     status: result.device.status,
     policyRevision: ctx.policy().revision,
   });
+}
+
+/** How each refused enrollment is answered; the token is consumed by none of them. */
+const ENROLL_REFUSALS: Record<EnrollRefusal, readonly [number, string]> = {
+  token_invalid: [401, 'The enrollment token is not valid: ask IT for a new one.'],
+  token_used: [401, 'The enrollment token was already used: ask IT for a new one.'],
+  token_expired: [401, 'The enrollment token has expired: ask IT for a new one.'],
+  device_revoked: [
+    409,
+    'This key belongs to a revoked device, which stays revoked. Enroll with a new device key (the token was not used).',
+  ],
+  device_locked: [
+    409,
+    'This key belongs to a locked device. Ask IT to unlock it; re-enrolling does not (the token was not used).',
+  ],
+  key_protection_mismatch: [
+    409,
+    'This key is enrolled with another key protection; a key keeps the protection it was first enrolled with (the token was not used).',
+  ],
+};
+
+/** 401 server_url_mismatch: the proof names another server URL than this verifier's public one. */
+function serverUrlMismatch(ctx: ServiceContext, reply: FastifyReply) {
+  return problem(
+    reply,
+    401,
+    'server_url_mismatch',
+    `The device was given another server URL than this verifier's public URL (${ctx.config.publicUrl}); enroll with that URL.`,
+    { publicUrl: ctx.config.publicUrl },
+  );
 }
 
 const rotateBody = z
@@ -69,6 +108,7 @@ export async function rotateKey(ctx: ServiceContext, req: FastifyRequest, reply:
   const body = rotateBody.safeParse(req.body);
   if (!body.success) return problem(reply, 400, 'bad_request', 'Send {"statement", "proof"}.');
   const proof = await verifyKeyProof(body.data.proof, ROTATE_TYP, config.publicUrl, ctx.nonces, now());
+  if (!proof.ok && proof.error === 'server_url_mismatch') return serverUrlMismatch(ctx, reply);
   if (!proof.ok) return problem(reply, 401, proof.error, 'The new key\u2019s proof does not verify.');
   const statement = parseCompact(body.data.statement);
   const oldKid = statement?.header.kid;
@@ -96,6 +136,10 @@ export async function rotateKey(ctx: ServiceContext, req: FastifyRequest, reply:
   const protection = keyProtection.safeParse(statement.payload.new_key_protection);
   if (!protection.success)
     return problem(reply, 400, 'bad_request', 'new_key_protection is missing or unknown.');
+  // A key held by a device (another, or this one) is refused here; a race past this check meets the
+  // store's unique key, which answers the same (StoreError ERR_STORE_KEY_IN_USE → 409 key_in_use).
+  if (await store.deviceByKid(proof.kid))
+    return problem(reply, 409, 'key_in_use', 'This key is already enrolled for a device; use a new key.');
   if (!(await store.rotateKey(device.deviceId, oldKid, proof.jwk, proof.kid, protection.data)))
     return problem(reply, 409, 'rotation_conflict', 'The key changed meanwhile.');
   return { deviceId: device.deviceId, kid: proof.kid };

@@ -27,7 +27,9 @@ export async function verifyKeyProof(
   const key = await importVerifyKey(jwk).catch(() => undefined);
   if (!key || !(await verifySignature(key, parts))) return { ok: false, error: 'proof_signature_invalid' };
   const c = parts.payload;
-  if (c.aud !== audience) return { ok: false, error: 'proof_audience_invalid' };
+  // The agent makes its proof for the server URL it was given: another one than this verifier's
+  // publicUrl is a configuration mistake on the device (or a proxy's), answered with its own code.
+  if (c.aud !== audience) return { ok: false, error: 'server_url_mismatch' };
   if (typeof c.nonce !== 'string' || !nonces.verify(c.nonce, nowMs))
     return { ok: false, error: 'nonce_invalid' };
   if (

@@ -51,9 +51,10 @@ async function openStore(config: ServiceConfig): Promise<DeviceStore> {
 }
 
 async function openReplay(config: ServiceConfig) {
-  if (config.replay.type === 'memory') return new MemoryReplayStore(config.replay.capacity);
+  if (config.replay.type === 'memory')
+    return new MemoryReplayStore(config.replay.capacity, undefined, config.replay.perDeviceCapacity);
   const { openRedisReplayStore } = await import('./redis-replay.js');
-  return openRedisReplayStore(config.replay.url);
+  return openRedisReplayStore(config.replay.url, { perDeviceCapacity: config.replay.perDeviceCapacity });
 }
 
 function readPolicy(config: ServiceConfig): Policy {

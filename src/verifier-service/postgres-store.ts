@@ -6,6 +6,8 @@ import pg from 'pg';
 import type { KeyProtection, PublicJwk } from '../shared/claims.js';
 import type { DeviceStatus } from '../verifier/verify-request.js';
 import type { DeviceStore, EnrollResult, StoredDevice } from './store.js';
+import { reenrollRefusal } from './store.js';
+import { StoreError, withStoreErrors } from './store-errors.js';
 
 interface Row {
   device_id: string;
@@ -54,7 +56,9 @@ export async function openPostgresStore(
     query_timeout: 5000,
   });
   pool.on('error', () => undefined); // an idle client's connection dropped; the next query reconnects or fails (and denies)
-  await pool.query(SCHEMA);
+  await pool.query(SCHEMA).catch((error: unknown) => {
+    throw classifyPostgresError(error);
+  });
   const tx = async <T>(work: (c: pg.PoolClient) => Promise<T>): Promise<T> => {
     const client = await pool.connect();
     try {
@@ -70,7 +74,7 @@ export async function openPostgresStore(
     }
   };
   const one = async (sql: string, params: unknown[]) => (await pool.query<Row>(sql, params)).rows[0];
-  return {
+  const store: DeviceStore = {
     kind: 'postgres',
     createToken: async (t) =>
       void (await pool.query(
@@ -90,6 +94,10 @@ export async function openPostgresStore(
         if (Number(token.expires_at) <= now) return { ok: false, reason: 'token_expired' };
         const existing = (await c.query<Row>('SELECT * FROM devices WHERE kid = $1 FOR UPDATE', [d.kid]))
           .rows[0];
+        if (existing) {
+          const refusal = reenrollRefusal(toDevice(existing), d.keyProtection);
+          if (refusal) return refusal;
+        }
         const deviceId = existing?.device_id ?? d.deviceId;
         await c.query('UPDATE enrollment_tokens SET used_at = $1, used_by = $2 WHERE hash = $3', [
           now,
@@ -98,10 +106,10 @@ export async function openPostgresStore(
         ]);
         if (existing) {
           const r = (
-            await c.query<Row>(
-              'UPDATE devices SET facts = $1, key_protection = $2 WHERE device_id = $3 RETURNING *',
-              [JSON.stringify(d.facts), d.keyProtection, deviceId],
-            )
+            await c.query<Row>('UPDATE devices SET facts = $1 WHERE device_id = $2 RETURNING *', [
+              JSON.stringify(d.facts),
+              deviceId,
+            ])
           ).rows[0] as Row;
           return { ok: true, device: toDevice(r), reenrolled: true };
         }
@@ -163,4 +171,22 @@ export async function openPostgresStore(
     ping: async () => void (await pool.query('SELECT 1')),
     close: () => pool.end(),
   };
+  return withStoreErrors(store, classifyPostgresError);
+}
+
+/**
+ * pg's errors: a server error carries its SQLSTATE in `code` (23505 unique_violation, with the
+ * constraint's name: devices_kid_key is a key already enrolled); a lost or refused connection is a
+ * Node socket error (ECONNREFUSED, ECONNRESET), "Connection terminated…", a query timeout, or an
+ * administrator shutdown (57P01). All but the first mean the store cannot be used.
+ */
+function classifyPostgresError(error: unknown): StoreError {
+  const e = error as { code?: string; constraint?: string };
+  if (e.code === '23505' && e.constraint === 'devices_kid_key')
+    return new StoreError('ERR_STORE_KEY_IN_USE', 'This key is already enrolled.', { cause: error });
+  return new StoreError(
+    'ERR_STORE_UNAVAILABLE',
+    `The PostgreSQL device store failed (${e.code ?? 'connection'}).`,
+    { cause: error },
+  );
 }

@@ -16,6 +16,8 @@ import { PostureError } from '../shared/errors.js';
 import type { KeyProtection, PublicJwk } from '../shared/claims.js';
 import type { DeviceStatus } from '../verifier/verify-request.js';
 import type { DeviceStore, EnrollResult, StoredDevice } from './store.js';
+import { reenrollRefusal } from './store.js';
+import { StoreError, withStoreErrors } from './store-errors.js';
 
 interface Row {
   device_id: string;
@@ -92,7 +94,7 @@ export function openSqliteStore(path: string): DeviceStore {
     insertDevice: db.prepare(
       'INSERT INTO devices (device_id, kid, jwk, key_protection, status, label, facts, enrolled_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     ),
-    updateFacts: db.prepare('UPDATE devices SET facts = ?, key_protection = ? WHERE device_id = ?'),
+    updateFacts: db.prepare('UPDATE devices SET facts = ? WHERE device_id = ?'),
     setStatus: db.prepare('UPDATE devices SET status = ? WHERE device_id = ?'),
     rotate: db.prepare(
       'UPDATE devices SET kid = ?, jwk = ?, key_protection = ? WHERE device_id = ? AND kid = ?',
@@ -123,12 +125,16 @@ export function openSqliteStore(path: string): DeviceStore {
       if (token.used_at !== null) return { ok: false, reason: 'token_used' };
       if (token.expires_at <= now) return { ok: false, reason: 'token_expired' };
       const existing = q.byKid.get(d.kid);
-      const deviceId = existing?.device_id ?? d.deviceId;
-      if (q.useToken.run(now, deviceId, tokenHash).changes !== 1) return { ok: false, reason: 'token_used' };
       if (existing) {
-        q.updateFacts.run(JSON.stringify(d.facts), d.keyProtection, existing.device_id);
+        const refusal = reenrollRefusal(toDevice(existing), d.keyProtection);
+        if (refusal) return refusal;
+        if (q.useToken.run(now, existing.device_id, tokenHash).changes !== 1)
+          return { ok: false, reason: 'token_used' };
+        q.updateFacts.run(JSON.stringify(d.facts), existing.device_id);
         return { ok: true, device: toDevice(q.byId.get(existing.device_id) as Row), reenrolled: true };
       }
+      if (q.useToken.run(now, d.deviceId, tokenHash).changes !== 1)
+        return { ok: false, reason: 'token_used' };
       q.insertDevice.run(
         d.deviceId,
         d.kid,
@@ -149,7 +155,7 @@ export function openSqliteStore(path: string): DeviceStore {
       return true;
     },
   );
-  return {
+  const store: DeviceStore = {
     kind: 'sqlite',
     createToken: async (t) => void q.insertToken.run(t.hash, t.label ?? null, t.createdAt, t.expiresAt),
     enroll: async (hash, now, device) => {
@@ -188,4 +194,19 @@ export function openSqliteStore(path: string): DeviceStore {
       db.close();
     },
   };
+  return withStoreErrors(store, classifySqliteError);
+}
+
+/**
+ * better-sqlite3 throws SqliteError with SQLite's extended code: "UNIQUE constraint failed:
+ * devices.kid" (SQLITE_CONSTRAINT_UNIQUE) is a key already enrolled; anything else (SQLITE_BUSY,
+ * SQLITE_IOERR, SQLITE_FULL, a closed database's TypeError) means the store cannot be used.
+ */
+function classifySqliteError(error: unknown): StoreError {
+  const e = error as { code?: string; message?: string };
+  if (e.code === 'SQLITE_CONSTRAINT_UNIQUE' && e.message?.includes('devices.kid'))
+    return new StoreError('ERR_STORE_KEY_IN_USE', 'This key is already enrolled.', { cause: error });
+  return new StoreError('ERR_STORE_UNAVAILABLE', `The SQLite device store failed (${e.code ?? 'error'}).`, {
+    cause: error,
+  });
 }

@@ -1,7 +1,8 @@
 /**
  * The verifier's device store: enrollment tokens and enrolled devices. One interface; SQLite is the
  * embedded default (sqlite-store.ts), PostgreSQL serves several replicas. Devices are revoked or
- * locked, never deleted. Every method may throw when the store is unreachable; callers deny.
+ * locked, never deleted. Every method throws only a StoreError (store-errors.ts): unreachable or
+ * failing (callers deny, 503) or a key already in use (409).
  */
 import type { KeyProtection, PublicJwk } from '../shared/claims.js';
 import type { DeviceStatus } from '../verifier/verify-request.js';
@@ -37,16 +38,32 @@ export interface StoredDevice {
   lastPosture?: { overall: string; failing: string[]; policyRevision: string; at: number };
 }
 
+/**
+ * Why an enrollment did not happen. The token is consumed only by a successful enrollment: a key
+ * whose device is revoked or locked, or a re-enrollment claiming another key protection than the
+ * one recorded, leaves the token usable.
+ */
+export type EnrollRefusal =
+  | 'token_invalid'
+  | 'token_used'
+  | 'token_expired'
+  | 'device_revoked'
+  | 'device_locked'
+  | 'key_protection_mismatch';
+
 export type EnrollResult =
   | { ok: true; device: StoredDevice; reenrolled: boolean }
-  | { ok: false; reason: 'token_invalid' | 'token_used' | 'token_expired' };
+  | { ok: false; reason: EnrollRefusal; device?: StoredDevice };
 
 export interface DeviceStore {
   readonly kind: string;
   createToken(token: EnrollmentToken): Promise<void>;
   /**
    * In one transaction: consume the token (unused, unexpired) and record the device — or, if this
-   * key is already enrolled, return that device (re-enrollment keeps its id and its status).
+   * key is already enrolled and active, update its facts and return it (re-enrollment keeps its id,
+   * its status and the key protection recorded first: a key's protection never changes). A key
+   * whose device is revoked or locked, or that now claims another protection, is refused and the
+   * token is left unused.
    */
   enroll(
     tokenHash: string,
@@ -57,7 +74,11 @@ export interface DeviceStore {
   device(deviceId: string): Promise<StoredDevice | undefined>;
   listDevices(options?: { limit?: number; offset?: number }): Promise<StoredDevice[]>;
   setStatus(deviceId: string, status: DeviceStatus): Promise<boolean>;
-  /** Replaces a device's key (after a verified rotation statement); the old kid stops working. */
+  /**
+   * Replaces a device's key (after a verified rotation statement); the old kid stops working.
+   * False when the device no longer holds `oldKid`; a StoreError ERR_STORE_KEY_IN_USE when another
+   * device (or this one) already holds `kid`.
+   */
   rotateKey(
     deviceId: string,
     oldKid: string,
@@ -69,4 +90,20 @@ export interface DeviceStore {
   /** For readiness: throws when the store cannot be used. */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * Whether an already enrolled device may be enrolled again with this claim: not when it is revoked
+ * or locked, and not with another key protection than the one recorded (a key's protection is a
+ * fact of its first enrollment; re-enrolling never raises it).
+ */
+export function reenrollRefusal(
+  existing: StoredDevice,
+  claimed: KeyProtection,
+): Extract<EnrollResult, { ok: false }> | undefined {
+  if (existing.status === 'revoked') return { ok: false, reason: 'device_revoked', device: existing };
+  if (existing.status === 'locked') return { ok: false, reason: 'device_locked', device: existing };
+  if (existing.keyProtection !== claimed)
+    return { ok: false, reason: 'key_protection_mismatch', device: existing };
+  return undefined;
 }

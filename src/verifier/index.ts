@@ -2,6 +2,7 @@
 export { verifyRequest, webCryptoSignatures } from './verify-request.js';
 export type {
   Decision,
+  DecisionDevice,
   DenyReason,
   DeviceRecord,
   DeviceStatus,
@@ -9,7 +10,7 @@ export type {
   VerifyOptions,
   VerifyRequestInput,
 } from './verify-request.js';
-export { AttestationCache } from './cache.js';
+export { AttestationCache, DEFAULT_CACHE_BYTES, DEFAULT_CACHE_ENTRIES } from './cache.js';
 export { MemoryReplayStore } from './replay.js';
 export type { ReplayResult, ReplayStore } from './replay.js';
 export { REASONS } from './reasons.js';

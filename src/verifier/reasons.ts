@@ -1,8 +1,9 @@
 /**
  * Stable reason codes for every way a request can be denied, with the HTTP status a proxy should
  * answer and a sentence for the person. 401: the proof or attestation is missing or bad; 403: the
- * device is known but not allowed (posture fails, revoked, locked); 503: the verifier cannot decide
- * right now (store down) — which still denies.
+ * device is known but not allowed (posture fails, revoked, locked); 429: this one device has used up
+ * its share of the replay store; 503: the verifier cannot decide right now (store down) — which
+ * still denies.
  */
 export const REASONS = {
   headers_missing: [
@@ -21,6 +22,11 @@ export const REASONS = {
   proof_method_mismatch: [401, 'The proof was made for another HTTP method.'],
   proof_url_mismatch: [401, 'The proof was made for another URL.'],
   proof_iat_out_of_window: [401, 'The proof is too old or from the future; check the device clock.'],
+  proof_expired: [401, 'The proof has expired (its exp has passed); every request needs a fresh one.'],
+  proof_not_yet_valid: [
+    401,
+    'The proof is not valid yet (its nbf is in the future); check the device clock.',
+  ],
   attestation_header_invalid: [
     401,
     'The attestation header is not a posture-attestation+jwt signed with ES256 by a device key id.',
@@ -44,6 +50,10 @@ export const REASONS = {
   attestation_nonce_invalid: [401, 'The attestation does not carry a current verifier nonce.'],
   device_revoked: [403, 'This device has been revoked. Contact IT.'],
   device_locked: [403, 'This device is locked. Contact IT.'],
+  key_protection_mismatch: [
+    401,
+    'The attestation claims a key protection other than the one recorded when this device enrolled.',
+  ],
   key_protection_not_allowed: [
     403,
     'This device keeps its key where the policy does not allow (for example in a file). Re-enroll with a TPM or keychain key.',
@@ -54,6 +64,10 @@ export const REASONS = {
   posture_failed: [403, 'The device does not meet the access policy.'],
   posture_unknown: [403, 'The device posture could not be determined, and unknown never passes.'],
   store_unavailable: [503, 'The verifier cannot reach its device store; access is denied until it can.'],
+  replay_quota_exceeded: [
+    429,
+    'This device sent more requests than the verifier remembers for one device; it is refused until earlier proofs age out.',
+  ],
   replay_store_unavailable: [
     503,
     'The verifier cannot reach its replay store; access is denied until it can.',

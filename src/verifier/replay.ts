@@ -12,12 +12,20 @@
  * an admission (fail closed), with odds near 2^-64 per lookup for random jtis. A generation that is
  * full of ids that may not have expired refuses ('unavailable') rather than forgets one that could
  * then be replayed.
+ *
+ * Fairness: every id belongs to a device (the verified one that sent the proof), and one device may
+ * hold at most `perDeviceCapacity` ids at a time (a tenth of a generation by default): a device that
+ * sends more is refused ('quota_exceeded') until its ids age out, and every other device goes on.
+ * It takes ten devices at their full share to fill a generation, which then refuses everyone.
  */
-export type ReplayResult = 'fresh' | 'replayed' | 'unavailable';
+export type ReplayResult = 'fresh' | 'replayed' | 'quota_exceeded' | 'unavailable';
 
 export interface ReplayStore {
-  /** Records `id` until `expiresAtMs`; 'replayed' if it was already recorded. */
-  remember(id: string, expiresAtMs: number, nowMs: number): Promise<ReplayResult>;
+  /**
+   * Records `id` for `device` until `expiresAtMs`; 'replayed' if it was already recorded;
+   * 'quota_exceeded' when this device holds its whole share already.
+   */
+  remember(id: string, expiresAtMs: number, nowMs: number, device: string): Promise<ReplayResult>;
 }
 
 /** Two independent 32-bit hashes of the text (FNV-1a and a multiply-xorshift), never both zero. */
@@ -69,22 +77,35 @@ class FingerprintTable {
   }
 }
 
+/** Ids kept beyond the retention, exactly, at most this many (a larger proof window than the default). */
+const LONG_LIVED_CAPACITY = 10_000;
+
 export class MemoryReplayStore implements ReplayStore {
   private current: FingerprintTable;
   private previous: FingerprintTable | undefined;
   private currentSince: number | undefined;
-  private readonly longLived = new Map<string, number>();
+  /** Ids each device put in the current generation. */
+  private perDevice = new Map<string, number>();
+  private readonly longLived = new Map<string, { expiresAtMs: number; device: string }>();
+  /** Long-lived ids each device holds. */
+  private readonly longPerDevice = new Map<string, number>();
+  private readonly perDeviceCapacity: number;
+  private lastSweepMs = Number.NEGATIVE_INFINITY;
 
   /**
    * @param capacity ids one generation holds (default 1,000,000: about 15,000 requests a second
    *   with the default 65-second proof window); memory is 16 bytes an id for each of two generations.
    * @param retentionMs how long an id is kept at least (default 120 s, beyond the proof window).
+   * @param perDeviceCapacity ids one device may hold in a generation (default a tenth of `capacity`:
+   *   about 800 requests a second from one device with the defaults).
    */
   constructor(
     private readonly capacity = 1_000_000,
     private readonly retentionMs = 120_000,
+    perDeviceCapacity?: number,
   ) {
     this.current = new FingerprintTable(capacity);
+    this.perDeviceCapacity = Math.max(1, Math.min(capacity, perDeviceCapacity ?? Math.floor(capacity / 10)));
   }
 
   /** Ids held now (both generations and the long-lived ones). */
@@ -92,18 +113,22 @@ export class MemoryReplayStore implements ReplayStore {
     return this.current.count + (this.previous?.count ?? 0) + this.longLived.size;
   }
 
-  async remember(id: string, expiresAtMs: number, nowMs: number): Promise<ReplayResult> {
+  async remember(id: string, expiresAtMs: number, nowMs: number, device: string): Promise<ReplayResult> {
     this.rotate(nowMs);
     const [a, b] = fingerprint(id);
     const known = this.longLived.get(id);
-    if ((known !== undefined && known > nowMs) || this.previous?.has(a, b, false)) return 'replayed';
-    if (expiresAtMs - nowMs > this.retentionMs) {
-      if (this.current.has(a, b, false)) return 'replayed';
-      return this.rememberLong(id, expiresAtMs, nowMs);
+    if ((known !== undefined && known.expiresAtMs > nowMs) || this.previous?.has(a, b, false))
+      return 'replayed';
+    if (this.current.has(a, b, false)) return 'replayed';
+    if (this.held(device) >= this.perDeviceCapacity) {
+      if (this.longPerDevice.has(device)) this.sweepLongLived(nowMs);
+      if (this.held(device) >= this.perDeviceCapacity) return 'quota_exceeded';
     }
-    if (this.current.count >= this.capacity)
-      return this.current.has(a, b, false) ? 'replayed' : 'unavailable';
-    return this.current.has(a, b, true) ? 'replayed' : 'fresh';
+    if (expiresAtMs - nowMs > this.retentionMs) return this.rememberLong(id, expiresAtMs, nowMs, device);
+    if (this.current.count >= this.capacity) return 'unavailable';
+    this.current.has(a, b, true);
+    this.perDevice.set(device, (this.perDevice.get(device) ?? 0) + 1);
+    return 'fresh';
   }
 
   private rotate(nowMs: number): void {
@@ -114,14 +139,33 @@ export class MemoryReplayStore implements ReplayStore {
     this.previous = age >= 2 * this.retentionMs ? undefined : this.current;
     this.current = new FingerprintTable(this.capacity);
     this.currentSince = nowMs;
+    this.perDevice = new Map();
   }
 
-  private rememberLong(id: string, expiresAtMs: number, nowMs: number): ReplayResult {
-    if (this.longLived.size >= 10_000) {
-      for (const [k, exp] of this.longLived) if (exp <= nowMs) this.longLived.delete(k);
-      if (this.longLived.size >= 10_000) return 'unavailable';
+  private held(device: string): number {
+    return (this.perDevice.get(device) ?? 0) + (this.longPerDevice.get(device) ?? 0);
+  }
+
+  /** Drops expired long-lived ids and gives their devices the share back; at most once a second. */
+  private sweepLongLived(nowMs: number): void {
+    if (nowMs - this.lastSweepMs < 1000 && nowMs >= this.lastSweepMs) return;
+    this.lastSweepMs = nowMs;
+    for (const [id, entry] of this.longLived) {
+      if (entry.expiresAtMs > nowMs) continue;
+      this.longLived.delete(id);
+      const left = (this.longPerDevice.get(entry.device) ?? 1) - 1;
+      if (left > 0) this.longPerDevice.set(entry.device, left);
+      else this.longPerDevice.delete(entry.device);
     }
-    this.longLived.set(id, expiresAtMs);
+  }
+
+  private rememberLong(id: string, expiresAtMs: number, nowMs: number, device: string): ReplayResult {
+    if (this.longLived.size >= LONG_LIVED_CAPACITY) {
+      this.sweepLongLived(nowMs);
+      if (this.longLived.size >= LONG_LIVED_CAPACITY) return 'unavailable';
+    }
+    this.longLived.set(id, { expiresAtMs, device });
+    this.longPerDevice.set(device, (this.longPerDevice.get(device) ?? 0) + 1);
     return 'fresh';
   }
 }

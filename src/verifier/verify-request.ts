@@ -2,12 +2,10 @@
  * verifyRequest: every check of DESIGN §2.7, in that order; the first failure denies with a stable
  * reason code. Never throws: an error inside denies too (fail closed).
  */
-import type { AttestationClaims, KeyProtection, PublicJwk } from '../shared/claims.js';
+import type { KeyProtection, PublicJwk } from '../shared/claims.js';
 import {
   ALG,
   ATTESTATION_HEADER,
-  ATTESTATION_TYP,
-  EAT_PROFILE,
   MAX_ATTESTATION_LIFETIME_S,
   MAX_HEADER_BYTES,
   PROOF_HEADER,
@@ -17,19 +15,26 @@ import type { CheckVerdict, Evaluation } from '../shared/evaluate.js';
 import { evaluatePosture } from '../shared/evaluate.js';
 import type { Policy } from '../shared/policy.js';
 import type { CheckId, PostureChecks } from '../shared/posture.js';
+import type { VerifiedAttestation } from './attestation.js';
+import { checkAttestationFor, verifyAttestation } from './attestation.js';
 import { AttestationCache } from './cache.js';
+import { isMethod, isProofClaims } from './claim-types.js';
+import { Deny } from './deny.js';
 import type { ReasonCode } from './reasons.js';
 import { REASONS } from './reasons.js';
 import type { ReplayStore } from './replay.js';
-import type { CompactParts, KnownHeader, VerifyKey } from './tokens.js';
+import type { CompactParts, VerifyKey } from './tokens.js';
 import {
   asPublicP256,
+  COMPACT_JWS,
   importVerifyKey,
   normalizeHtu,
   parseCompact,
   sha256Base64url,
   verifySignature,
 } from './tokens.js';
+
+export type { VerifiedAttestation } from './attestation.js';
 
 export type DeviceStatus = 'active' | 'revoked' | 'locked';
 
@@ -39,7 +44,11 @@ export interface DeviceRecord {
   kid: string;
   jwk: PublicJwk;
   status: DeviceStatus;
-  keyProtection?: KeyProtection;
+  /**
+   * Where the key lives, as recorded at enrollment (as the device claimed it then; not yet proven by
+   * a hardware key attestation). Decisions report this, never an attestation's own claim.
+   */
+  keyProtection: KeyProtection;
 }
 
 export interface VerifyRequestInput {
@@ -63,8 +72,13 @@ export interface VerifyOptions {
   clockSkewSeconds?: number;
   /** How old an attestation may be, and how long it may live (default and maximum 900 s). */
   maxAttestationAgeSeconds?: number;
-  /** When set, attestations must carry an eat_nonce this accepts. */
+  /** When set, attestations must carry an eat_nonce this accepts (checked on every request). */
   nonce?: { required: boolean; verify(nonce: string, nowMs: number): Promise<boolean> };
+  /**
+   * Verified attestations. Default: one cache for this options object (a verifier instance), never
+   * one shared by verifiers with other options. Audience, times, age and nonce are checked on every
+   * request whatever the cache holds.
+   */
   cache?: AttestationCache<VerifiedAttestation>;
   decisionId?: () => string;
   /**
@@ -89,10 +103,22 @@ export interface Decision {
   reasons: DenyReason[];
   decisionId: string;
   policyRevision: string;
-  device?: { id: string; kid: string; keyProtection: KeyProtection };
+  device?: DecisionDevice;
   evaluation?: Evaluation;
   /** When the attestation ends (ms since 1970): a session cookie must not outlive it. */
   attestationExpiresAt?: number;
+}
+
+export interface DecisionDevice {
+  id: string;
+  kid: string;
+  /** The protection recorded at enrollment (see keyProtectionSource), not the attestation's claim. */
+  keyProtection: KeyProtection;
+  /**
+   * How keyProtection is known: as claimed by the device at enrollment, not yet proven by a hardware
+   * key attestation (a later capability will add 'hardware_attested').
+   */
+  keyProtectionSource: 'claimed_at_enrollment';
 }
 
 export interface SignatureVerifier {
@@ -106,29 +132,19 @@ export const webCryptoSignatures: SignatureVerifier = {
   verify: (key, parts) => verifySignature(key as VerifyKey, parts),
 };
 
-export interface VerifiedAttestation {
-  claims: AttestationClaims;
-  kid: string;
-  cnfKey: unknown;
-  /** base64url SHA-256 of the attestation text: what proofs carry as ath. */
-  hash: string;
-  /** The header of this attestation's proofs once one passed every check with the cnf key. */
-  proofHeader?: KnownHeader & { jwk: PublicJwk };
-  /** The last evaluation of this attestation, reused for EVALUATION_TTL_MS under the same policy. */
-  evaluation?: { policy: Policy; atMs: number; result: Evaluation };
-}
-
 const EVALUATION_TTL_MS = 30_000;
 
-const KEY_PROTECTIONS = new Set(['tpm', 'secure_enclave', 'keychain', 'file']);
-const CHECK_STATUSES = new Set(['observed', 'unknown']);
-const defaultCache = new AttestationCache<VerifiedAttestation>();
+/** One cache per options object when the caller passes none: scoped to that verifier. */
+const cachesByOptions = new WeakMap<VerifyOptions, AttestationCache<VerifiedAttestation>>();
 
-class Deny {
-  constructor(
-    readonly code: ReasonCode,
-    readonly detail?: string,
-  ) {}
+function cacheFor(options: VerifyOptions): AttestationCache<VerifiedAttestation> {
+  if (options.cache) return options.cache;
+  let cache = cachesByOptions.get(options);
+  if (!cache) {
+    cache = new AttestationCache<VerifiedAttestation>();
+    cachesByOptions.set(options, cache);
+  }
+  return cache;
 }
 
 export async function verifyRequest(request: VerifyRequestInput, options: VerifyOptions): Promise<Decision> {
@@ -168,15 +184,17 @@ function headerValue(headers: VerifyRequestInput['headers'], name: string): stri
     }
   }
   if (count === 0 || value === undefined) throw new Deny('headers_missing');
-  // A JWS has no comma: one means a proxy joined repeated headers.
-  if (count > 1 || value.includes(',')) throw new Deny('header_duplicated', name);
+  if (count > 1) throw new Deny('header_duplicated', name);
+  // A compact JWS has no comma: one means a proxy joined repeated headers when every piece is a
+  // compact JWS; anything else with a comma (a JWS JSON serialisation, a trailing comma) is malformed.
+  if (value.includes(',')) {
+    const joined = value.split(',').every((piece) => COMPACT_JWS.test(piece.trim()));
+    throw new Deny(joined ? 'header_duplicated' : 'malformed_token', name);
+  }
   value = value.trim();
   if (value.length > MAX_HEADER_BYTES) throw new Deny('header_too_large', name);
   return value;
 }
-
-const int = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
-const str = (v: unknown, max = 4096): v is string => typeof v === 'string' && v.length > 0 && v.length <= max;
 
 async function verify(
   request: VerifyRequestInput,
@@ -191,7 +209,7 @@ async function verify(
     options.maxAttestationAgeSeconds ?? MAX_ATTESTATION_LIFETIME_S,
     MAX_ATTESTATION_LIFETIME_S,
   );
-  const cache = options.cache ?? defaultCache;
+  const cache = cacheFor(options);
 
   // 1. Header count, size and compact-JWS shape.
   const attestationText = headerValue(request.headers, ATTESTATION_HEADER);
@@ -225,46 +243,43 @@ async function verify(
   if (!proofKey) throw new Deny('proof_header_invalid');
   if (!(await sig.verify(proofKey, proof))) throw new Deny('proof_signature_invalid');
 
-  // 3. Proof claims against the original request, and its age.
+  // 3. Proof claims against the original request, and its times: iat in the window, exp (no
+  // tolerance, as for the attestation) and nbf (the same skew as every time in the future).
   const pc = proof.payload;
-  if (
-    !str(pc.htm, 16) ||
-    !str(pc.htu) ||
-    !int(pc.iat) ||
-    !str(pc.jti, 128) ||
-    pc.jti.length < 16 ||
-    !str(pc.ath, 64)
-  ) {
-    throw new Deny('proof_claims_invalid');
-  }
-  if (pc.htm !== request.method.toUpperCase()) throw new Deny('proof_method_mismatch');
+  if (!isProofClaims(pc)) throw new Deny('proof_claims_invalid');
+  // ASCII upper case of an ASCII token only: a non-ASCII method ("poſt") never matches.
+  if (!isMethod(request.method) || pc.htm !== request.method.toUpperCase())
+    throw new Deny('proof_method_mismatch');
   if (!sameHtu(pc.htu, request.url)) throw new Deny('proof_url_mismatch');
   if (pc.iat < now - proofMaxAge || pc.iat > now + skew) throw new Deny('proof_iat_out_of_window');
+  if (pc.exp !== undefined && pc.exp <= now) throw new Deny('proof_expired');
+  if (pc.nbf !== undefined && pc.nbf > now + skew) throw new Deny('proof_not_yet_valid');
 
-  // 4. Attestation: signature by the enrolled device key, then its claims.
+  // 4. Attestation: signature by the enrolled device key and claim types (cached), then audience,
+  // times, age and nonce under these options (every request).
   const verified =
     cached ??
     (await verifyAttestation(
       attestation as CompactParts,
-      options,
-      now,
-      skew,
-      maxAge,
-      nowMs,
+      (kid) => lookup(options, kid),
+      sig,
       attestationHash,
     ));
-  if (!cached) cache.set(attestationText, verified, verified.claims.exp * 1000);
   const claims = verified.claims;
-  if (claims.exp <= now) throw new Deny('attestation_expired');
+  await checkAttestationFor(claims, options, { now, nowMs, skew, maxAge });
+  if (!cached) cache.set(attestationText, verified, claims.exp * 1000);
 
-  // 5. Device status, looked up every time so revocation takes effect at once.
+  // 5. Device status, looked up every time so revocation takes effect at once; the key the
+  // signature was verified with must still be the enrolled one; key protection is the enrolled one.
   const device = await lookup(options, verified.kid);
+  if (!sameJwk(device.jwk, verified.deviceJwk)) throw new Deny('attestation_signature_invalid');
   if (device.status === 'revoked') throw new Deny('device_revoked');
   if (device.status === 'locked') throw new Deny('device_locked');
   if (device.deviceId !== claims.sub) throw new Deny('attestation_subject_mismatch');
-  const protection = device.keyProtection ?? claims.key_protection;
-  if (options.allowedKeyProtection && !options.allowedKeyProtection.includes(protection)) {
-    throw new Deny('key_protection_not_allowed', protection);
+  if (claims.key_protection !== device.keyProtection)
+    throw new Deny('key_protection_mismatch', `enrolled ${device.keyProtection}`);
+  if (options.allowedKeyProtection && !options.allowedKeyProtection.includes(device.keyProtection)) {
+    throw new Deny('key_protection_not_allowed', device.keyProtection);
   }
 
   // 6. Binding of the proof to this attestation.
@@ -272,19 +287,21 @@ async function verify(
   if (!sameJwk(claims.cnf.jwk, proofJwk)) throw new Deny('binding_cnf_mismatch');
   verified.proofHeader ??= { segment: proof.headerSegment, header: ph, jwk: proofJwk };
 
-  // 7. Replay, only once all the cryptography has passed.
+  // 7. Replay, only once all the cryptography has passed; each device has its own share.
   let replay;
   try {
     replay = await options.replayStore.remember(
       `proof:${pc.jti}`,
       (pc.iat + proofMaxAge + skew) * 1000,
       nowMs,
+      device.deviceId,
     );
   } catch {
     replay = 'unavailable' as const;
   }
   if (replay === 'replayed') throw new Deny('proof_replayed');
-  if (replay === 'unavailable') throw new Deny('replay_store_unavailable');
+  if (replay === 'quota_exceeded') throw new Deny('replay_quota_exceeded');
+  if (replay !== 'fresh') throw new Deny('replay_store_unavailable');
 
   // 8. Policy, with the same evaluation the agent shows its user.
   // The same attestation under the same policy gives the same verdicts for a while; ages that the
@@ -310,7 +327,12 @@ async function verify(
     }
   }
   const result = evaluation.result;
-  const deviceInfo = { id: device.deviceId, kid: device.kid, keyProtection: claims.key_protection };
+  const deviceInfo: DecisionDevice = {
+    id: device.deviceId,
+    kid: device.kid,
+    keyProtection: device.keyProtection,
+    keyProtectionSource: 'claimed_at_enrollment',
+  };
   const base = {
     decisionId,
     policyRevision: options.policy.revision,
@@ -347,74 +369,6 @@ async function lookup(options: VerifyOptions, kid: string): Promise<DeviceRecord
   }
   if (!device || device.kid !== kid) throw new Deny('device_unknown');
   return device;
-}
-
-async function verifyAttestation(
-  parts: CompactParts,
-  options: VerifyOptions,
-  now: number,
-  skew: number,
-  maxAge: number,
-  nowMs: number,
-  hash: string,
-): Promise<VerifiedAttestation> {
-  const h = parts.header;
-  if ('crit' in h) throw new Deny('crit_unsupported', ATTESTATION_HEADER);
-  if ('jwk' in h || 'jku' in h || 'x5c' in h || 'x5u' in h) throw new Deny('attestation_embedded_key');
-  if (h.typ !== ATTESTATION_TYP || h.alg !== ALG || !str(h.kid, 128))
-    throw new Deny('attestation_header_invalid');
-  const device = await lookup(options, h.kid);
-  const sig = options.signatures ?? webCryptoSignatures;
-  const key = await sig.importKey(device.jwk).catch(() => {
-    throw new Deny('store_unavailable', 'enrolled key unreadable');
-  });
-  if (!(await sig.verify(key, parts))) throw new Deny('attestation_signature_invalid');
-
-  const c = parts.payload;
-  const cnf = asPublicP256((c.cnf as { jwk?: unknown } | undefined)?.jwk);
-  const posture = c.posture as { platform?: unknown; checks?: unknown; collectedAt?: unknown } | undefined;
-  const checksValid =
-    posture?.checks !== null &&
-    typeof posture?.checks === 'object' &&
-    Object.values(posture.checks as object).every(
-      (r) =>
-        r !== null && typeof r === 'object' && CHECK_STATUSES.has((r as { status?: string }).status ?? ''),
-    );
-  if (
-    !str(c.iss, 200) ||
-    !str(c.sub, 200) ||
-    !str(c.aud) ||
-    !int(c.iat) ||
-    !int(c.exp) ||
-    !str(c.jti, 128) ||
-    c.eat_profile !== EAT_PROFILE ||
-    !KEY_PROTECTIONS.has(String(c.key_protection)) ||
-    !cnf ||
-    !checksValid ||
-    typeof posture?.platform !== 'string'
-  ) {
-    throw new Deny('attestation_claims_invalid');
-  }
-  if (c.iss !== c.sub || c.sub !== device.deviceId) throw new Deny('attestation_subject_mismatch');
-  const audiences = typeof options.audience === 'string' ? [options.audience] : options.audience;
-  if (!audiences.includes(c.aud)) throw new Deny('attestation_audience_invalid');
-  if (c.exp <= now) throw new Deny('attestation_expired');
-  if (c.iat > now + skew) throw new Deny('attestation_not_yet_valid');
-  if (c.exp - c.iat > maxAge || now - c.iat > maxAge) throw new Deny('attestation_too_old');
-  if (options.nonce) {
-    const nonce = c.eat_nonce;
-    const ok =
-      nonce === undefined
-        ? !options.nonce.required
-        : str(nonce, 512) && (await options.nonce.verify(nonce, nowMs).catch(() => false));
-    if (!ok) throw new Deny('attestation_nonce_invalid');
-  }
-  return {
-    claims: c as unknown as AttestationClaims,
-    kid: device.kid,
-    cnfKey: await sig.importKey(cnf),
-    hash,
-  };
 }
 
 /** htu equals the request URL without query and fragment; the exact string first, URL parsing only when they differ. */

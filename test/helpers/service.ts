@@ -206,3 +206,30 @@ export async function enrollKey(
   );
   return call({ method: 'POST', url: '/v1/enroll', payload: { token, proof } });
 }
+
+/** Rotates `oldKey` to `newKey` through the HTTP API as the agent does; returns the response. */
+export async function rotateKeyVia(
+  call: Caller,
+  oldKey: DeviceKey,
+  newKey: DeviceKey,
+  overrides: Record<string, unknown> = {},
+) {
+  const statement = await signCompact(
+    { alg: 'ES256', typ: 'posture-key-rotation+jwt', kid: oldKey.kid },
+    {
+      old_kid: oldKey.kid,
+      new_kid: newKey.kid,
+      new_jwk: newKey.publicJwk,
+      new_key_protection: newKey.protection,
+      iat: Math.floor(Date.now() / 1000),
+    },
+    oldKey,
+  );
+  const nonce = (await call({ method: 'GET', url: '/v1/nonce' })).json().nonce as string;
+  const proof = await signCompact(
+    { alg: 'ES256', typ: 'posture-rotate+jwt', jwk: newKey.publicJwk },
+    { aud: PUBLIC_URL, nonce, iat: Math.floor(Date.now() / 1000), ...overrides },
+    newKey,
+  );
+  return call({ method: 'POST', url: '/v1/devices/rotate', payload: { statement, proof } });
+}

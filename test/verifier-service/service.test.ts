@@ -96,7 +96,7 @@ describe('verifier service', () => {
         'another audience',
         async (svc: Awaited<ReturnType<typeof testService>>, key: DeviceKey) =>
           enrollKey(svc.call, key, await enrollmentToken(svc.call), { aud: 'https://evil.example' }),
-        'proof_audience_invalid',
+        'server_url_mismatch',
       ],
     ])('refuses %s', async (_name, attempt, code) => {
       const svc = await testService();

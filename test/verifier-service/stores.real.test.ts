@@ -20,7 +20,14 @@ import { postgresAvailable, startPostgres } from '../fakes/postgres.js';
 import type { RedisServer } from '../fakes/redis.js';
 import { redisAvailable, startRedis } from '../fakes/redis.js';
 import { report } from '../helpers/device.js';
-import { APP_AUDIENCE, enrollKey, enrollmentToken, testService } from '../helpers/service.js';
+import {
+  admin,
+  APP_AUDIENCE,
+  enrollKey,
+  enrollmentToken,
+  rotateKeyVia,
+  testService,
+} from '../helpers/service.js';
 
 if (process.env.CI && (!postgresAvailable() || !redisAvailable()))
   throw new Error('CI must provide PostgreSQL and Redis (scripts/test.sh installs them)');
@@ -69,15 +76,103 @@ function storeContract(name: string, open: () => Promise<DeviceStore>, { exclusi
         ok: false,
         reason: 'token_expired',
       });
-      await store.setStatus(device.deviceId, 'locked');
       await store.createToken({ hash: `h3-${now}`, createdAt: now, expiresAt: now + 60_000 });
-      const again = await store.enroll(`h3-${now}`, now, { ...device, deviceId: 'other-id' });
+      const again = await store.enroll(`h3-${now}`, now, {
+        ...device,
+        deviceId: 'other-id',
+        facts: { hostname: 'b' },
+      });
       expect(again).toMatchObject({
         ok: true,
         reenrolled: true,
-        device: { deviceId: device.deviceId, status: 'locked' },
+        device: { deviceId: device.deviceId, status: 'active', facts: { hostname: 'b' } },
       });
       expect((await store.deviceByKid(key.kid))?.deviceId).toBe(device.deviceId);
+    });
+
+    it('re-enrolling a locked or revoked key, or claiming another protection, is refused and leaves the token unused', async () => {
+      const now = Date.now();
+      const key = await jwkFor();
+      const device = {
+        deviceId: `dev-r-${now}`,
+        kid: key.kid,
+        jwk: key.publicJwk,
+        keyProtection: 'file' as const,
+        facts: {},
+        enrolledAt: now,
+      };
+      await store.createToken({ hash: `r1-${now}`, createdAt: now, expiresAt: now + 60_000 });
+      expect(await store.enroll(`r1-${now}`, now, device)).toMatchObject({ ok: true });
+      await store.createToken({ hash: `r2-${now}`, createdAt: now, expiresAt: now + 60_000 });
+      // A file key never becomes a TPM key by enrolling again.
+      expect(await store.enroll(`r2-${now}`, now, { ...device, keyProtection: 'tpm' })).toMatchObject({
+        ok: false,
+        reason: 'key_protection_mismatch',
+        device: { deviceId: device.deviceId, keyProtection: 'file' },
+      });
+      expect((await store.deviceByKid(key.kid))?.keyProtection).toBe('file');
+      await store.setStatus(device.deviceId, 'locked');
+      expect(await store.enroll(`r2-${now}`, now, device)).toMatchObject({
+        ok: false,
+        reason: 'device_locked',
+      });
+      await store.setStatus(device.deviceId, 'revoked');
+      expect(await store.enroll(`r2-${now}`, now, device)).toMatchObject({
+        ok: false,
+        reason: 'device_revoked',
+      });
+      expect((await store.deviceByKid(key.kid))?.status).toBe('revoked');
+      // None of these used the token: a new key enrolls with it.
+      const fresh = await jwkFor();
+      expect(
+        await store.enroll(`r2-${now}`, now, {
+          ...device,
+          deviceId: `dev-r2-${now}`,
+          kid: fresh.kid,
+          jwk: fresh.publicJwk,
+        }),
+      ).toMatchObject({ ok: true, reenrolled: false });
+    });
+
+    it('rotating into a key another device holds is ERR_STORE_KEY_IN_USE, and nothing changes', async () => {
+      const now = Date.now();
+      const [a, b, c] = await Promise.all([jwkFor(), jwkFor(), jwkFor()]);
+      for (const [i, k] of [a, b].entries()) {
+        await store.createToken({ hash: `kiu-${i}-${now}`, createdAt: now, expiresAt: now + 60_000 });
+        await store.enroll(`kiu-${i}-${now}`, now, {
+          deviceId: `kiu-${i}-${now}`,
+          kid: k.kid,
+          jwk: k.publicJwk,
+          keyProtection: 'keychain',
+          facts: {},
+          enrolledAt: now,
+        });
+      }
+      await expect(
+        store.rotateKey(`kiu-0-${now}`, a.kid, b.publicJwk, b.kid, 'keychain'),
+      ).rejects.toMatchObject({ code: 'ERR_STORE_KEY_IN_USE' });
+      expect((await store.deviceByKid(a.kid))?.deviceId).toBe(`kiu-0-${now}`);
+      expect((await store.deviceByKid(b.kid))?.deviceId).toBe(`kiu-1-${now}`);
+      // Two enrollments of one new key with two tokens: one enrolls, the other is a re-enrollment or key_in_use.
+      await store.createToken({ hash: `kiu-x-${now}`, createdAt: now, expiresAt: now + 60_000 });
+      await store.createToken({ hash: `kiu-y-${now}`, createdAt: now, expiresAt: now + 60_000 });
+      const results = await Promise.allSettled(
+        ['x', 'y'].map((t) =>
+          store.enroll(`kiu-${t}-${now}`, now, {
+            deviceId: `kiu-${t}-dev-${now}`,
+            kid: c.kid,
+            jwk: c.publicJwk,
+            keyProtection: 'keychain',
+            facts: {},
+            enrolledAt: now,
+          }),
+        ),
+      );
+      for (const r of results)
+        if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'ERR_STORE_KEY_IN_USE' });
+      expect(
+        results.filter((r) => r.status === 'fulfilled' && r.value.ok && !r.value.reenrolled),
+      ).toHaveLength(1);
     });
 
     it('concurrent enrollments with one token: exactly one succeeds', async () => {
@@ -180,15 +275,37 @@ function storeContract(name: string, open: () => Promise<DeviceStore>, { exclusi
   });
 }
 
-function replayContract(name: string, open: () => Promise<ReplayStore & { close?: () => Promise<void> }>) {
+function replayContract(
+  name: string,
+  open: (perDevice: number) => Promise<ReplayStore & { close?: () => Promise<void> }>,
+) {
   describe(`replay store: ${name}`, () => {
     it('fresh once, then replayed until it expires', async () => {
-      const replay = await open();
+      const replay = await open(1000);
       const id = `jti-${Math.random()}`;
       const now = Date.now();
-      expect(await replay.remember(id, now + 60_000, now)).toBe('fresh');
-      expect(await replay.remember(id, now + 60_000, now)).toBe('replayed');
-      expect(await replay.remember(`${id}-b`, now + 60_000, now)).toBe('fresh');
+      expect(await replay.remember(id, now + 60_000, now, 'dev-a')).toBe('fresh');
+      expect(await replay.remember(id, now + 60_000, now, 'dev-a')).toBe('replayed');
+      expect(await replay.remember(`${id}-b`, now + 60_000, now, 'dev-a')).toBe('fresh');
+      await replay.close?.();
+    });
+
+    it('one device past its share is refused; other devices go on', async () => {
+      const replay = await open(100);
+      const run = `${Date.now()}-${Math.random()}`;
+      const now = Date.now();
+      const results: string[] = [];
+      for (let i = 0; i < 300; i++)
+        results.push(await replay.remember(`jti-${run}-${i}`, now + 60_000, now, `greedy-${run}`));
+      expect(results.filter((r) => r === 'fresh')).toHaveLength(100);
+      expect(results.filter((r) => r === 'quota_exceeded')).toHaveLength(200);
+      // Spent ids stay spent.
+      expect(await replay.remember(`jti-${run}-5`, now + 60_000, now, `greedy-${run}`)).toBe('replayed');
+      for (let d = 0; d < 5; d++)
+        for (let i = 0; i < 50; i++)
+          expect(await replay.remember(`jti-${run}-d${d}-${i}`, now + 60_000, now, `dev-${d}-${run}`)).toBe(
+            'fresh',
+          );
       await replay.close?.();
     });
   });
@@ -196,7 +313,7 @@ function replayContract(name: string, open: () => Promise<ReplayStore & { close?
 
 const sqlitePath = join(mkdtempSync(join(tmpdir(), 'posture-store-')), 'devices.db');
 storeContract('sqlite', async () => openSqliteStore(sqlitePath), { exclusive: true });
-replayContract('memory', async () => new MemoryReplayStore(1000));
+replayContract('memory', async (perDevice) => new MemoryReplayStore(1000, 120_000, perDevice));
 
 const describePg = postgresAvailable() ? describe : describe.skip;
 const describeRedis = redisAvailable() ? describe : describe.skip;
@@ -210,6 +327,40 @@ describePg('with a real PostgreSQL', () => {
     await pg.stop();
   });
   storeContract('postgres', async () => openPostgresStore(pg.url));
+
+  it('on PostgreSQL over HTTP: rotating into a held key is 409 key_in_use; a lost connection is 503 store_unavailable with its code', async () => {
+    const store = await openPostgresStore(pg.url, { connectionTimeoutMillis: 1000 });
+    const svc = await testService({ store });
+    const [a, b, c] = await Promise.all([jwkFor(), jwkFor(), jwkFor()]);
+    for (const k of [a, b])
+      expect((await enrollKey(svc.call, k, await enrollmentToken(svc.call))).statusCode).toBe(201);
+    const inUse = await rotateKeyVia(svc.call, a, b);
+    expect(inUse.statusCode).toBe(409);
+    expect(inUse.json().error).toBe('key_in_use');
+    const token = await enrollmentToken(svc.call);
+    await pg.stop();
+    try {
+      for (const method of ['deviceByKid', 'device', 'listDevices', 'ping'] as const) {
+        const call = (store[method] as (arg?: unknown) => Promise<unknown>).bind(store);
+        await expect(call(method === 'listDevices' ? {} : 'x')).rejects.toMatchObject({
+          code: 'ERR_STORE_UNAVAILABLE',
+        });
+      }
+      for (const res of [
+        await enrollKey(svc.call, c, token),
+        await rotateKeyVia(svc.call, a, c),
+        await svc.call({ method: 'GET', url: '/v1/admin/devices', headers: admin }),
+      ]) {
+        expect(res.statusCode).toBe(503);
+        expect(res.json().error).toBe('store_unavailable');
+      }
+    } finally {
+      await pg.start();
+    }
+    // Back: the token was not used while the store was down.
+    expect((await enrollKey(svc.call, c, token)).statusCode).toBe(201);
+    await store.close();
+  }, 60_000);
 
   it('PostgreSQL stopped: requests are denied with store_unavailable, and served again once it is back', async () => {
     const store = await openPostgresStore(pg.url, { connectionTimeoutMillis: 1000 });
@@ -251,7 +402,9 @@ describeRedis('with a real Redis', () => {
   afterAll(async () => {
     await redis.stop();
   });
-  replayContract('redis', async () => openRedisReplayStore(redis.url));
+  replayContract('redis', async (perDevice) =>
+    openRedisReplayStore(redis.url, { perDeviceCapacity: perDevice }),
+  );
 
   it('Redis stopped: requests are denied with replay_store_unavailable, and served again once it is back', async () => {
     const replay = openRedisReplayStore(redis.url);

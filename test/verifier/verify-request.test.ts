@@ -506,13 +506,32 @@ describe('verifyRequest', () => {
     });
     it('a full in-memory replay store refuses rather than forgets', async () => {
       const { MemoryReplayStore } = await import('../../src/verifier/replay.js');
-      const s = await setup({ replayStore: new MemoryReplayStore(1) });
+      const s = await setup({ replayStore: new MemoryReplayStore(1, 120_000, 1) });
       expect((await s.check(headersFor(s.attestation.token, s.proof()))).allowed).toBe(true);
+      const other = await s.other.attest();
       expectDeny(
-        await s.check(headersFor(s.attestation.token, s.proof('GET', URL_, NOW + 1000))),
+        await s.check(headersFor(other.token, other.session.proof('GET', URL_, other.token, NOW + 1000))),
         'replay_store_unavailable',
         503,
       );
+    });
+    it('a device past its share of the replay store → replay_quota_exceeded (429), other devices go on', async () => {
+      const { MemoryReplayStore } = await import('../../src/verifier/replay.js');
+      const s = await setup({ replayStore: new MemoryReplayStore(100, 120_000, 3) });
+      for (let i = 0; i < 3; i++)
+        expect((await s.check(headersFor(s.attestation.token, s.proof('GET', URL_, NOW + i)))).allowed).toBe(
+          true,
+        );
+      expectDeny(
+        await s.check(headersFor(s.attestation.token, s.proof('GET', URL_, NOW + 1000))),
+        'replay_quota_exceeded',
+        429,
+      );
+      const other = await s.other.attest();
+      const d = await s.check(
+        headersFor(other.token, other.session.proof('GET', URL_, other.token, NOW + 1000)),
+      );
+      expect(d.allowed).toBe(true);
     });
   });
 
