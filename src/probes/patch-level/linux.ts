@@ -7,7 +7,9 @@ import type { PatchLevelObservation, PendingUpdate } from '../../shared/posture.
 import type { Probe, ProbeContext } from '../types.js';
 import { UnexpectedOutputError } from '../types.js';
 import { parseAptSimulation } from './parse-apt.js';
-import { nvraName, parseDnfCheckUpdate, parseDnfSecurityList, parseNeedsRestarting } from './parse-dnf.js';
+import { parseDnfCheckUpdate, parseDnfSecurityList, parseNeedsRestarting } from './parse-dnf.js';
+import type { SourceProblem } from '../source-problem.js';
+import { problemFrom, readOrNote } from '../source-problem.js';
 import { parsePacmanUpgradable } from './parse-pacman.js';
 import { parseZypperUpdates, zypperPending } from './parse-zypper.js';
 
@@ -113,13 +115,29 @@ async function dnf(ctx: ProbeContext): Promise<ManagerResult> {
     timeoutMs: PATCH_TIMEOUT_MS,
   });
   let securityPending: number | null = null;
+  const unreadable: SourceProblem[] = [];
   if (sec.ok && sec.exitCode === 0) {
-    const names = parseDnfSecurityList(sec.stdout);
-    for (const u of updates) u.security = names.has(u.name) || names.has(nvraName(u.name));
-    securityPending = updates.filter((u) => u.security).length;
+    // A table dnf prints differently costs only the security flags, never the list of updates.
+    const advisories = readOrNote(unreadable, 'dnf updateinfo list --security', () =>
+      parseDnfSecurityList(sec.stdout),
+    );
+    if (advisories) {
+      for (const u of updates) {
+        const info = advisories.get(u.name);
+        u.security = info !== undefined;
+        if (info?.issuedAt) u.releasedAt = info.issuedAt;
+      }
+      securityPending = updates.filter((u) => u.security).length;
+    }
+  } else {
+    unreadable.push(problemFrom('dnf updateinfo list --security', sec));
   }
   const restart = await ctx.runFirst(['/usr/bin/needs-restarting'], ['-r'], { timeoutMs: PATCH_TIMEOUT_MS });
-  const rebootRequired = restart.ok ? parseNeedsRestarting(restart.stdout, restart.exitCode) : null;
+  const rebootRequired = restart.ok
+    ? (readOrNote(unreadable, 'needs-restarting -r', () =>
+        parseNeedsRestarting(restart.stdout, restart.exitCode),
+      ) ?? null)
+    : null;
   const indexRefreshedAt =
     (await mtime(ctx, '/var/cache/dnf/last_makecache')) ??
     (await mtime(ctx, '/var/cache/libdnf5')) ??
@@ -134,6 +152,7 @@ async function dnf(ctx: ProbeContext): Promise<ManagerResult> {
     ...(indexRefreshedAt ? { indexRefreshedAt } : {}),
     ...(lastInstallAt ? { lastInstallAt } : {}),
     rebootRequired,
+    ...(unreadable.length ? { unreadable } : {}),
   };
 }
 
