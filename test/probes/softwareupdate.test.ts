@@ -98,6 +98,6 @@ describe('macOS patch probe degrades per source', () => {
         expect.objectContaining({ reason: 'unexpected_output' }),
       ],
     });
-    expect(result.status === 'observed' && result.observation.indexRefreshedAt).toBeUndefined();
+    expect(result.status === 'observed' && 'indexRefreshedAt' in (result.observation as object)).toBe(false);
   });
 });
