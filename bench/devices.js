@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { generatePrivateJwk, softwareKey } from '../dist/keys/software-key.js';
-import { openSqliteStore } from '../dist/verifier/service/sqlite-store.js';
+import { openSqliteStore } from '../dist/verifier-service/sqlite-store.js';
 import { quantile, row, startPostgres } from './lib.js';
 
 const N = Number(process.env.BENCH_DEVICES ?? 100_000);
@@ -68,7 +68,7 @@ await sqlite.close();
 
 const pg = await startPostgres();
 if (pg) {
-  const { openPostgresStore } = await import('../dist/verifier/service/postgres-store.js');
+  const { openPostgresStore } = await import('../dist/verifier-service/postgres-store.js');
   const url = pg.url;
   const store = await openPostgresStore(url);
   const pgClient = (await import('pg')).default;

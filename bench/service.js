@@ -228,7 +228,7 @@ async function startService(name, stores, audiences = []) {
   const child = spawn(
     ...on(0, process.execPath, [
       ...(process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []),
-      'dist/verifier/service/main.js',
+      'dist/verifier-service/main.js',
       '--config',
       config,
     ]),

@@ -12,12 +12,12 @@ import type { DeviceKey } from '../../src/keys/types.js';
 import { validatePolicy, type Policy } from '../../src/shared/policy.js';
 import { MemoryReplayStore } from '../../src/verifier/replay.js';
 import type { ReplayStore } from '../../src/verifier/replay.js';
-import { buildService } from '../../src/verifier/service/app.js';
-import { parseServiceConfig, type ServiceConfig } from '../../src/verifier/service/config.js';
-import { createMetrics } from '../../src/verifier/service/metrics.js';
-import { createNonces } from '../../src/verifier/service/nonce.js';
-import { openSqliteStore } from '../../src/verifier/service/sqlite-store.js';
-import type { DeviceStore } from '../../src/verifier/service/store.js';
+import { buildService } from '../../src/verifier-service/app.js';
+import { parseServiceConfig, type ServiceConfig } from '../../src/verifier-service/config.js';
+import { createMetrics } from '../../src/verifier-service/metrics.js';
+import { createNonces } from '../../src/verifier-service/nonce.js';
+import { openSqliteStore } from '../../src/verifier-service/sqlite-store.js';
+import type { DeviceStore } from '../../src/verifier-service/store.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
 export const PUBLIC_URL = 'https://posture.example.com';
@@ -29,9 +29,21 @@ export const TEST_POLICY: Policy = validatePolicy({
   checks: { os_version: { linux: { distros: { debian: '12' } } } },
 });
 
+/**
+ * Loopback addresses the test service trusts, one per kind of proxy: a test calls forward-auth as
+ * that proxy by connecting from its address (`callFrom`). Linux routes all of 127.0.0.0/8 to lo.
+ */
+export const PROXY_ADDRESS = {
+  nginx: '127.0.0.1',
+  caddy: '127.0.0.2',
+  traefik: '127.0.0.3',
+  envoy: '127.0.0.4',
+} as const;
+
 export function serviceConfig(extra: object = {}): ServiceConfig {
   const text = JSON.stringify({
     publicUrl: PUBLIC_URL,
+    trustedProxies: Object.entries(PROXY_ADDRESS).map(([proxy, address]) => ({ address, proxy })),
     audience: [APP_AUDIENCE],
     nonce: { secrets: ['a-very-long-shared-nonce-secret-0123456789'] },
     adminTokenSha256: [createHash('sha256').update(ADMIN_TOKEN).digest('hex')],
@@ -57,7 +69,7 @@ export interface CallOptions {
 export type Caller = (o: CallOptions) => Promise<Reply>;
 
 /** Real HTTP over loopback to a listening service (what a proxy or agent does); any header, Host included. */
-export function caller(base: string): Caller {
+export function caller(base: string, localAddress?: string): Caller {
   const { hostname, port } = new URL(base);
   return ({ method, url, headers = {}, payload }) =>
     new Promise((resolve, reject) => {
@@ -71,6 +83,7 @@ export function caller(base: string): Caller {
         {
           host: hostname,
           port,
+          ...(localAddress ? { localAddress } : {}),
           method,
           path: url,
           headers: {
@@ -104,6 +117,8 @@ export function caller(base: string): Caller {
 export interface TestService {
   app: FastifyInstance;
   call: Caller;
+  /** Calls from another loopback address, e.g. PROXY_ADDRESS.caddy to be the Caddy proxy. */
+  callFrom(localAddress: string): Caller;
   url: string;
   store: DeviceStore;
   decisions: object[];
@@ -143,7 +158,16 @@ export async function testService(
   });
   const url = await app.listen({ host: '127.0.0.1', port: options.port ?? 0 });
   open.push(app);
-  return { app, call: caller(url), url, store, decisions, config, setPolicy: (p) => (policy = p) };
+  return {
+    app,
+    call: caller(url),
+    callFrom: (address) => caller(url, address),
+    url,
+    store,
+    decisions,
+    config,
+    setPolicy: (p) => (policy = p),
+  };
 }
 
 export const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };

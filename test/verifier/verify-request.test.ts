@@ -555,7 +555,7 @@ describe('verifyRequest', () => {
 
 describe('verifyRequest with node:crypto signatures (what the Node service uses)', () => {
   it('decides exactly as with WebCrypto on valid, tampered and foreign signatures', async () => {
-    const { nodeSignatures } = await import('../../src/verifier/service/node-signatures.js');
+    const { nodeSignatures } = await import('../../src/verifier-service/node-signatures.js');
     const device = await testDevice('node-sig');
     const other = await testDevice('node-sig-2');
     const options = verifyOptions([device.record, other.record], { signatures: nodeSignatures });

@@ -6,14 +6,30 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { ConfigInvalidError } from '../../shared/errors.js';
+import { ConfigInvalidError } from '../shared/errors.js';
+import { PROXY_KINDS } from './forwarded-request.js';
 
 const cidr = z.string().refine((s) => {
   const [ip, bits] = s.split('/');
   return isIP(ip ?? '') !== 0 && (bits === undefined || /^\d{1,3}$/.test(bits));
 }, 'must be an IP address or CIDR, e.g. 127.0.0.1 or 10.0.0.0/8');
+
+const sha256hex = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters');
+
+const trustedProxy = z
+  .object(
+    { address: cidr, proxy: z.enum(PROXY_KINDS) },
+    {
+      error: (issue) =>
+        issue.code === 'invalid_type'
+          ? 'each trusted proxy is {address, proxy}, e.g. {address: 127.0.0.1, proxy: nginx}; proxy is nginx, caddy, traefik or envoy'
+          : undefined,
+    },
+  )
+  .strict();
 
 export const serviceConfigSchema = z
   .object({
@@ -44,9 +60,7 @@ export const serviceConfigSchema = z
       .default({ type: 'memory', capacity: 1_000_000 }),
     policyFile: z.string().min(1).optional(),
     /** SHA-256 (hex) of each admin bearer token; or set POSTURE_VERIFIER_ADMIN_TOKEN. */
-    adminTokenSha256: z
-      .array(z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters'))
-      .default([]),
+    adminTokenSha256: z.array(sha256hex).default([]),
     nonce: z
       .object({
         /** The first issues nonces; all are accepted (rotation). At least 32 characters each. */
@@ -57,8 +71,28 @@ export const serviceConfigSchema = z
       })
       .strict()
       .prefault({}),
-    /** Callers whose forwarded headers are believed (the access proxies). */
-    trustedProxies: z.array(cidr).default(['127.0.0.1', '::1']),
+    /**
+     * Callers whose forwarded headers are believed (the access proxies), each with its kind: only the
+     * headers that kind of proxy sets are read. None by default: forward-auth then answers nobody.
+     */
+    trustedProxies: z.array(trustedProxy).default([]),
+    /**
+     * Who may call POST /v1/verify besides the trusted proxies: SHA-256 (hex) of bearer tokens (or
+     * env POSTURE_VERIFIER_VERIFY_TOKEN).
+     */
+    verifyTokenSha256: z.array(sha256hex).default([]),
+    /**
+     * A second listener for the admin API and /metrics (TCP `{host, port}` or a Unix socket
+     * `{socket, mode}`); when set, the main listener no longer answers them.
+     */
+    adminListen: z
+      .union([
+        z.object({ host: z.string().min(1), port: z.number().int().min(0).max(65535) }).strict(),
+        z
+          .object({ socket: z.string().min(1), mode: z.number().int().min(0).max(0o777).default(0o600) })
+          .strict(),
+      ])
+      .optional(),
     /** Where decisions are logged, one JSON line each: "-" for standard output, or a file path. */
     decisionLog: z.string().min(1).default('-'),
     enrollment: z
@@ -97,6 +131,8 @@ export function parseServiceConfig(text: string, source: string, env: NodeJS.Pro
     config.nonce.secrets = [env.POSTURE_VERIFIER_NONCE_SECRET, ...config.nonce.secrets];
   if (env.POSTURE_VERIFIER_ADMIN_TOKEN)
     config.adminTokenSha256 = [sha256Hex(env.POSTURE_VERIFIER_ADMIN_TOKEN), ...config.adminTokenSha256];
+  if (env.POSTURE_VERIFIER_VERIFY_TOKEN)
+    config.verifyTokenSha256 = [sha256Hex(env.POSTURE_VERIFIER_VERIFY_TOKEN), ...config.verifyTokenSha256];
   if (config.nonce.secrets.length === 0 || (config.nonce.secrets[0]?.length ?? 0) < 32) {
     throw new ConfigInvalidError(
       `${source}: nonce.secrets needs at least one secret of 32+ characters (or POSTURE_VERIFIER_NONCE_SECRET); replicas must share it.`,
@@ -126,14 +162,31 @@ export function configWarnings(config: ServiceConfig): Array<{ code: string; mes
   return warnings;
 }
 
+/**
+ * Reads and validates the file. Relative paths in it (policyFile, store.path, decisionLog,
+ * adminListen.socket) are taken from the folder of the file, so a configuration and the policy
+ * beside it work wherever they are installed.
+ */
 export function loadServiceConfig(path: string, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new ConfigInvalidError(`cannot read ${path} (${(error as NodeJS.ErrnoException).code}).`);
+    throw new ConfigInvalidError(
+      `cannot read the configuration ${path} (${(error as NodeJS.ErrnoException).code}); check the --config path.`,
+    );
   }
-  return parseServiceConfig(text, path, env);
+  return resolvePaths(parseServiceConfig(text, path, env), dirname(resolve(path)));
+}
+
+export function resolvePaths(config: ServiceConfig, baseDir: string): ServiceConfig {
+  const at = (p: string) => resolve(baseDir, p);
+  if (config.policyFile) config.policyFile = at(config.policyFile);
+  if (config.store.type === 'sqlite') config.store.path = at(config.store.path);
+  if (config.decisionLog !== '-') config.decisionLog = at(config.decisionLog);
+  if (config.adminListen && 'socket' in config.adminListen)
+    config.adminListen.socket = at(config.adminListen.socket);
+  return config;
 }
 
 export function sha256Hex(text: string): string {

@@ -3,8 +3,8 @@
  * consuming a token and recording the device happen in one transaction (SELECT … FOR UPDATE).
  */
 import pg from 'pg';
-import type { KeyProtection, PublicJwk } from '../../shared/claims.js';
-import type { DeviceStatus } from '../verify-request.js';
+import type { KeyProtection, PublicJwk } from '../shared/claims.js';
+import type { DeviceStatus } from '../verifier/verify-request.js';
 import type { DeviceStore, EnrollResult, StoredDevice } from './store.js';
 
 interface Row {

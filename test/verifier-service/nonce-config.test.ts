@@ -4,9 +4,9 @@ import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigInvalidError } from '../../src/shared/errors.js';
-import { configWarnings, parseServiceConfig } from '../../src/verifier/service/config.js';
-import { checkConfig, startVerifier } from '../../src/verifier/service/main.js';
-import { createNonces } from '../../src/verifier/service/nonce.js';
+import { configWarnings, parseServiceConfig } from '../../src/verifier-service/config.js';
+import { checkConfig, startVerifier } from '../../src/verifier-service/main.js';
+import { createNonces } from '../../src/verifier-service/nonce.js';
 
 describe('stateless nonces', () => {
   const A = 'first-secret-0123456789abcdef0123456789';
@@ -55,13 +55,13 @@ describe('service configuration', () => {
     }
     throw new Error('accepted');
   };
-  it('fills defaults: SQLite, memory replay, loopback, trusted loopback proxies', () => {
+  it('fills defaults: SQLite, memory replay, loopback, no trusted proxy until one is named with its kind', () => {
     const c = parseServiceConfig(JSON.stringify(base), 'x');
     expect(c).toMatchObject({
       listen: { host: '127.0.0.1', port: 8443 },
       store: { type: 'sqlite' },
       replay: { type: 'memory' },
-      trustedProxies: ['127.0.0.1', '::1'],
+      trustedProxies: [],
     });
   });
   it('names each bad field', () => {
@@ -69,10 +69,21 @@ describe('service configuration', () => {
       ...base,
       listen: { port: 70000 },
       store: { type: 'mysql' },
-      trustedProxies: ['not-an-ip'],
+      trustedProxies: [
+        { address: 'not-an-ip', proxy: 'nginx' },
+        '127.0.0.1',
+        { address: '::1', proxy: 'haproxy' },
+      ],
       extra: 1,
     });
-    for (const field of ['listen.port', 'store.type', 'trustedProxies.0', '(root)'])
+    for (const field of [
+      'listen.port',
+      'store.type',
+      'trustedProxies.0.address',
+      'trustedProxies.1',
+      'trustedProxies.2.proxy',
+      '(root)',
+    ])
       expect(message).toContain(field);
   });
   it('needs a nonce secret and an admin token, from the file or the environment', () => {
@@ -89,7 +100,7 @@ describe('service configuration', () => {
     expect(() => parseServiceConfig('listen: [', 'x')).toThrow(ConfigInvalidError);
   });
 
-  it('a decision log that cannot be opened stops the start with ERR_CONFIG_INVALID, before any store is made', async () => {
+  it('a decision log that cannot be opened stops the start with ERR_FILE_UNUSABLE naming it, before any store is made', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'posture-cfg-'));
     const file = join(dir, 'verifier.json');
     writeFileSync(
@@ -98,10 +109,11 @@ describe('service configuration', () => {
         ...base,
         listen: { host: '127.0.0.1', port: 0 },
         store: { type: 'sqlite', path: join(dir, 'db', 'devices.db') },
-        decisionLog: join(dir, 'missing', 'decisions.log'),
+        // Its folder would be a regular file: no folder can be made there.
+        decisionLog: join(file, 'decisions.log'),
       }),
     );
-    await expect(startVerifier(file)).rejects.toMatchObject({ code: 'ERR_CONFIG_INVALID' });
+    await expect(startVerifier(file)).rejects.toMatchObject({ code: 'ERR_FILE_UNUSABLE', path: file });
     expect(existsSync(join(dir, 'db'))).toBe(false);
   });
 
@@ -144,7 +156,7 @@ describe('service configuration', () => {
       expect(() => checkConfig(write('bad-policy.json', { ...base, policyFile }))).toThrow(
         expect.objectContaining({ code: 'ERR_POLICY_INVALID' }),
       );
-      const main = join(process.cwd(), 'dist', 'verifier', 'service', 'main.js');
+      const main = join(process.cwd(), 'dist', 'verifier-service', 'main.js');
       await expect(
         promisify(execFile)(process.execPath, [
           main,

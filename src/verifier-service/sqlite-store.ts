@@ -12,9 +12,9 @@
  * request. Several replicas share PostgreSQL and Redis instead.
  */
 import Database from 'better-sqlite3';
-import { PostureError } from '../../shared/errors.js';
-import type { KeyProtection, PublicJwk } from '../../shared/claims.js';
-import type { DeviceStatus } from '../verify-request.js';
+import { PostureError } from '../shared/errors.js';
+import type { KeyProtection, PublicJwk } from '../shared/claims.js';
+import type { DeviceStatus } from '../verifier/verify-request.js';
 import type { DeviceStore, EnrollResult, StoredDevice } from './store.js';
 
 interface Row {

@@ -3,7 +3,7 @@
  * that does not answer makes the store "unavailable", which denies (fail closed).
  */
 import { Redis } from 'ioredis';
-import type { ReplayResult, ReplayStore } from '../replay.js';
+import type { ReplayResult, ReplayStore } from '../verifier/replay.js';
 
 export function openRedisReplayStore(
   url: string,

@@ -4,8 +4,8 @@
  * the header, audience this service, a current nonce, issued within the last five minutes.
  */
 import { calculateJwkThumbprint } from 'jose';
-import type { PublicJwk } from '../../shared/claims.js';
-import { asPublicP256, importVerifyKey, parseCompact, verifySignature } from '../tokens.js';
+import type { PublicJwk } from '../shared/claims.js';
+import { asPublicP256, importVerifyKey, parseCompact, verifySignature } from '../verifier/tokens.js';
 import type { NonceIssuer } from './nonce.js';
 
 export type KeyProofResult =

@@ -3,8 +3,8 @@
  * embedded default (sqlite-store.ts), PostgreSQL serves several replicas. Devices are revoked or
  * locked, never deleted. Every method may throw when the store is unreachable; callers deny.
  */
-import type { KeyProtection, PublicJwk } from '../../shared/claims.js';
-import type { DeviceStatus } from '../verify-request.js';
+import type { KeyProtection, PublicJwk } from '../shared/claims.js';
+import type { DeviceStatus } from '../verifier/verify-request.js';
 
 export interface EnrollmentToken {
   /** SHA-256 (base64url) of the token; the token itself is never stored. */

@@ -9,6 +9,7 @@ import { generatePrivateJwk, softwareKey } from '../../src/keys/software-key.js'
 import type { DeviceKey } from '../../src/keys/types.js';
 import { compliantChecks, report } from '../helpers/device.js';
 import {
+  PROXY_ADDRESS,
   admin,
   APP_AUDIENCE,
   enrollKey,
@@ -145,11 +146,11 @@ describe('verifier service', () => {
       });
     });
 
-    it('Caddy/Traefik style X-Forwarded-* and Envoy ext_authz path style', async () => {
+    it('Caddy/Traefik style X-Forwarded-* and Envoy ext_authz path style, each from its own trusted address', async () => {
       const svc = await testService();
       const d = await enrolledDevice(svc);
       const a = await d.attest();
-      const caddy = await svc.call({
+      const caddy = await svc.callFrom(PROXY_ADDRESS.caddy)({
         method: 'GET',
         url: '/v1/forward-auth',
         headers: {
@@ -161,7 +162,7 @@ describe('verifier service', () => {
         },
       });
       expect(caddy.statusCode).toBe(200);
-      const envoy = await svc.call({
+      const envoy = await svc.callFrom(PROXY_ADDRESS.envoy)({
         method: 'DELETE',
         url: '/v1/forward-auth/payroll/2026',
         headers: {
@@ -235,7 +236,9 @@ describe('verifier service', () => {
     });
 
     it('forwarded headers from a caller that is not a trusted proxy are not believed', async () => {
-      const svc = await testService({ config: serviceConfig({ trustedProxies: ['10.0.0.0/8'] }) });
+      const svc = await testService({
+        config: serviceConfig({ trustedProxies: [{ address: '10.0.0.0/8', proxy: 'nginx' }] }),
+      });
       const res = await svc.call({ method: 'GET', url: '/v1/forward-auth', headers: nginxHeaders({}) });
       expect(res.statusCode).toBe(403);
       expect(res.json().error).toBe('untrusted_forwarder');

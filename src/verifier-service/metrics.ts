@@ -1,9 +1,11 @@
 /** Prometheus metrics (prom-client): decisions by result and reason, and their latency. */
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Decision } from '../verify-request.js';
+import type { Decision } from '../verifier/verify-request.js';
 
 export interface Metrics {
   observe(decision: Decision, seconds: number): void;
+  /** A forward-auth call denied before verification (its forwarded request was unusable). */
+  refused(code: string): void;
   render(): Promise<string>;
   contentType: string;
 }
@@ -25,19 +27,21 @@ export function createMetrics(): Metrics {
   });
   // One child counter per (result, reason): prom-client then skips hashing a label object per decision.
   const children = new Map<string, ReturnType<typeof decisions.labels>>();
+  const count = (result: string, reason: string) => {
+    const key = `${result} ${reason}`;
+    let child = children.get(key);
+    if (!child) {
+      child = decisions.labels(result, reason);
+      children.set(key, child);
+    }
+    child.inc();
+  };
   return {
     observe(decision, seconds) {
-      const result = decision.allowed ? 'allow' : 'deny';
-      const reason = decision.reasons[0]?.code ?? 'none';
-      const key = `${result} ${reason}`;
-      let child = children.get(key);
-      if (!child) {
-        child = decisions.labels(result, reason);
-        children.set(key, child);
-      }
-      child.inc();
+      count(decision.allowed ? 'allow' : 'deny', decision.reasons[0]?.code ?? 'none');
       latency.observe(seconds);
     },
+    refused: (code) => count('deny', code),
     render: () => registry.metrics(),
     contentType: registry.contentType,
   };

@@ -13,7 +13,7 @@ import { generatePrivateJwk, softwareKey } from '../../src/keys/software-key.js'
 import { freePort } from '../fakes/proxies.js';
 import { ADMIN_TOKEN, caller, enrollKey } from '../helpers/service.js';
 
-const MAIN = join(process.cwd(), 'dist', 'verifier', 'service', 'main.js');
+const MAIN = join(process.cwd(), 'dist', 'verifier-service', 'main.js');
 
 async function startService(configPath: string, port: number): Promise<ChildProcess> {
   const child = spawn(process.execPath, [MAIN, '--config', configPath], {

@@ -5,8 +5,8 @@
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DecisionEntry } from '../../src/verifier/service/decision-log.js';
-import { openDecisionLog } from '../../src/verifier/service/decision-log.js';
+import type { DecisionEntry } from '../../src/verifier-service/decision-log.js';
+import { openDecisionLog } from '../../src/verifier-service/decision-log.js';
 
 const tick = () => new Promise((r) => setImmediate(r));
 const entry = (n: number, url = 'https://app.example.com/ü "quoted"\n'): DecisionEntry => ({

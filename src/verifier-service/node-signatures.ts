@@ -3,8 +3,8 @@
  * as WebCrypto's, which hands every verification to the thread pool. Same contract as the default.
  */
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
-import type { SignatureVerifier } from '../verify-request.js';
-import type { CompactParts } from '../tokens.js';
+import type { SignatureVerifier } from '../verifier/verify-request.js';
+import type { CompactParts } from '../verifier/tokens.js';
 
 export const nodeSignatures: SignatureVerifier = {
   importKey: async (jwk) => createPublicKey({ key: { ...jwk }, format: 'jwk' }),

@@ -1,0 +1,102 @@
+/**
+ * Enrollment (`POST /v1/enroll`: a one-time token and a proof made by the device key over a nonce)
+ * and key rotation (`POST /v1/devices/rotate`: the old key signs the new key's thumbprint).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { importVerifyKey, parseCompact, verifySignature } from '../verifier/tokens.js';
+import type { ServiceContext } from './context.js';
+import { parseEnrollFacts } from './enrollment-facts.js';
+import { verifyKeyProof } from './key-proof.js';
+import { issuePaths, problem } from './problem.js';
+
+const ENROLL_TYP = 'posture-enroll+jwt';
+const ROTATE_TYP = 'posture-rotate+jwt';
+const ROTATION_STATEMENT_TYP = 'posture-key-rotation+jwt';
+
+const keyProtection = z.enum(['tpm', 'secure_enclave', 'keychain', 'file']);
+
+export const tokenHash = (text: string) => createHash('sha256').update(text).digest('base64url');
+
+const enrollBody = z
+  .object({ token: z.string().min(16).max(256), proof: z.string().min(1).max(8192) })
+  .strict();
+
+export async function enroll(ctx: ServiceContext, req: FastifyRequest, reply: FastifyReply) {
+  const { config, store, now } = ctx;
+  const body = enrollBody.safeParse(req.body);
+  if (!body.success)
+    return problem(reply, 400, 'bad_request', 'Send {"token", "proof"}.', {
+      issues: issuePaths(body.error.issues),
+    });
+  const proof = await verifyKeyProof(body.data.proof, ENROLL_TYP, config.publicUrl, ctx.nonces, now());
+  if (!proof.ok) return problem(reply, 401, proof.error, 'The enrollment proof does not verify.');
+  const c = proof.claims;
+  if (c.token_hash !== tokenHash(body.data.token))
+    return problem(reply, 401, 'proof_token_mismatch', 'The proof was made for another token.');
+  const protection = keyProtection.safeParse(c.key_protection);
+  if (!protection.success) return problem(reply, 400, 'bad_request', 'key_protection is missing or unknown.');
+  const facts = parseEnrollFacts(c.facts);
+  if (!facts.ok)
+    return problem(reply, 400, 'facts_invalid', `Fix or leave out these facts: ${facts.fields.join(', ')}.`, {
+      issues: facts.fields,
+    });
+  const result = await store.enroll(tokenHash(body.data.token), now(), {
+    deviceId: `dev_${randomBytes(12).toString('base64url')}`,
+    kid: proof.kid,
+    jwk: proof.jwk,
+    keyProtection: protection.data,
+    facts: facts.facts,
+    enrolledAt: now(),
+  });
+  if (!result.ok)
+    return problem(reply, 401, result.reason, 'The enrollment token is not valid: ask IT for a new one.');
+  return reply.code(result.reenrolled ? 200 : 201).send({
+    deviceId: result.device.deviceId,
+    kid: result.device.kid,
+    status: result.device.status,
+    policyRevision: ctx.policy().revision,
+  });
+}
+
+const rotateBody = z
+  .object({ statement: z.string().min(1).max(8192), proof: z.string().min(1).max(8192) })
+  .strict();
+
+export async function rotateKey(ctx: ServiceContext, req: FastifyRequest, reply: FastifyReply) {
+  const { config, store, now } = ctx;
+  const body = rotateBody.safeParse(req.body);
+  if (!body.success) return problem(reply, 400, 'bad_request', 'Send {"statement", "proof"}.');
+  const proof = await verifyKeyProof(body.data.proof, ROTATE_TYP, config.publicUrl, ctx.nonces, now());
+  if (!proof.ok) return problem(reply, 401, proof.error, 'The new key\u2019s proof does not verify.');
+  const statement = parseCompact(body.data.statement);
+  const oldKid = statement?.header.kid;
+  if (
+    !statement ||
+    statement.header.alg !== 'ES256' ||
+    statement.header.typ !== ROTATION_STATEMENT_TYP ||
+    typeof oldKid !== 'string'
+  ) {
+    return problem(
+      reply,
+      400,
+      'statement_malformed',
+      'The rotation statement is not a posture-key-rotation+jwt.',
+    );
+  }
+  const device = await store.deviceByKid(oldKid);
+  if (!device) return problem(reply, 401, 'device_unknown', 'No enrolled device has the old key.');
+  if (device.status !== 'active')
+    return problem(reply, 403, `device_${device.status}`, 'This device is not active.');
+  if (!(await verifySignature(await importVerifyKey(device.jwk), statement)))
+    return problem(reply, 401, 'statement_signature_invalid', 'The old key did not sign this statement.');
+  if (statement.payload.new_kid !== proof.kid || statement.payload.old_kid !== oldKid)
+    return problem(reply, 401, 'statement_mismatch', 'The statement names another key.');
+  const protection = keyProtection.safeParse(statement.payload.new_key_protection);
+  if (!protection.success)
+    return problem(reply, 400, 'bad_request', 'new_key_protection is missing or unknown.');
+  if (!(await store.rotateKey(device.deviceId, oldKid, proof.jwk, proof.kid, protection.data)))
+    return problem(reply, 409, 'rotation_conflict', 'The key changed meanwhile.');
+  return { deviceId: device.deviceId, kid: proof.kid };
+}
