@@ -4,7 +4,11 @@
  * table that cannot be read costing only the security flags.
  */
 import { APT_ARGS, APT_GET, linuxPatchLevel } from '../../src/probes/patch-level/linux.js';
-import { parseDnfCheckUpdate, parseDnfSecurityList } from '../../src/probes/patch-level/parse-dnf.js';
+import {
+  parseDnfCheckUpdate,
+  parseDnfSecurityList,
+  parseNeedsRestarting,
+} from '../../src/probes/patch-level/parse-dnf.js';
 import { runProbe } from '../../src/probes/run.js';
 import { UnexpectedOutputError } from '../../src/probes/types.js';
 import { evaluatePosture } from '../../src/shared/evaluate.js';
@@ -65,6 +69,29 @@ describe('dnf security advisories', () => {
     const list = parseDnfSecurityList(fixture('linux/dnf/fedora-34-updateinfo-list-security.txt'));
     expect(list.get('dhcp-client')).toEqual({ advisories: ['FEDORA-2021-08cdb4dc34'] });
     expect(list.get('curl')?.issuedAt).toBeUndefined();
+  });
+
+  it('RHEL 9.1 with subscription-manager noise around the table (unregistered system)', () => {
+    const list = parseDnfSecurityList(
+      fixture('linux/dnf/rhel-9.1-yum-updateinfo-list-security-installed-subscription-noise.txt'),
+    );
+    expect(list.get('kernel-core')?.advisories).toEqual([
+      'RHSA-2023:0334',
+      'RHSA-2023:0951',
+      'RHSA-2023:1470',
+      'RHSA-2022:8267',
+    ]);
+    expect(list.has('dbus-common')).toBe(true);
+    expect(list.has('grub2-tools-minimal')).toBe(true);
+  });
+
+  it('needs-restarting -r listing what changed (RHEL docs transcript)', () => {
+    expect(
+      parseNeedsRestarting(
+        fixture('linux/dnf/needs-restarting-r-reboot-required-kernel-systemd-docs.txt'),
+        1,
+      ),
+    ).toBe(true);
   });
 
   it('dnf5 (Fedora 44): the Issued column is the publication date; other types are not security', () => {

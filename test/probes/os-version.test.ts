@@ -90,6 +90,8 @@ describe('sw_vers (macOS)', () => {
     ['macos13.3.1-rsr-a.txt', 'macOS', '13.3.1', '(a)'],
     ['macos13.6.3-tabs-expanded.txt', 'macOS', '13.6.3', undefined],
     ['macos14.2.1-tabs-expanded.txt', 'macOS', '14.2.1', undefined],
+    ['macos15.0-tabs.txt', 'macOS', '15.0', undefined],
+    ['macos15.6.1-tabs.txt', 'macOS', '15.6.1', undefined],
   ])('%s', (file, name, version, extra) => {
     const v = parseSwVers(fixture(`darwin/sw_vers/${file}`));
     expect(v.productName).toBe(name);

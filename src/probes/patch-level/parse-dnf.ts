@@ -28,8 +28,13 @@
 import type { PendingUpdate } from '../../shared/posture.js';
 import { UnexpectedOutputError } from '../types.js';
 
+/**
+ * Lines dnf, yum and subscription-manager print around the tables (RHEL 9.1, unregistered):
+ *   Updating Subscription Management repositories. / Unable to read consumer identity /
+ *   This system is not registered with an entitlement server. … / Last metadata expiration check: …
+ */
 const INFO_LINE =
-  /^(Last metadata expiration check|Updating Subscription Management|This system is|Security:|Waiting for process|Updating and loading repositories:|Repositories loaded\.)/;
+  /^(Last metadata expiration check|Updating Subscription Management|Unable to read consumer identity|This system is|Security:|Waiting for process|Updating and loading repositories:|Repositories loaded\.)/;
 
 export function parseDnfCheckUpdate(text: string, exitCode: number | null): PendingUpdate[] {
   if (exitCode === 0) return [];
