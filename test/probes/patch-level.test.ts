@@ -193,6 +193,18 @@ describe('pacman', () => {
     });
     expect(() => parsePacmanUpgradable('error: failed to init transaction')).toThrow(UnexpectedOutputError);
   });
+
+  it('reads `pacman --query --upgrades` with epochs (Arch, 2017)', () => {
+    const updates = parsePacmanUpgradable(fixture('linux/pacman/arch-2017-pacman-query-upgrades-epoch.txt'));
+    expect(updates).toHaveLength(24);
+    expect(updates.find((u) => u.name === 'lz4')?.version).toBe('1:1.8.0-1');
+  });
+
+  it('an [ignored] package (IgnorePkg) is still pending: the device lacks the update', () => {
+    expect(parsePacmanUpgradable(fixture('linux/pacman/arch-2017-pacman-qu-ignored.txt'))).toEqual([
+      { name: 'fish', version: '2.6.0-1', security: false },
+    ]);
+  });
 });
 
 describe('softwareupdate (macOS)', () => {
