@@ -122,6 +122,58 @@ describe('dnf security advisories', () => {
   );
 });
 
+describe('dnf 4.14 run here (Debian 12, a local repository with one security advisory)', () => {
+  const dnf = '/usr/bin/dnf';
+  const recorded = (checkUpdate: { stdout?: string; stderr?: string; exitCode: number }) =>
+    replayHost({
+      os: 'linux',
+      commands: [
+        { command: APT_GET, args: APT_ARGS, error: 'command_missing' },
+        { command: dnf, args: ['-C', '-q', 'check-update'], ...checkUpdate },
+        {
+          command: dnf,
+          args: ['-C', '-q', 'updateinfo', 'list', '--security'],
+          stdout: fixture('linux/dnf/debian-12-dnf-4.14-updateinfo-list-security-C-q-local-repo.txt'),
+        },
+        { command: '/usr/bin/needs-restarting', args: ['-r'], error: 'command_missing' },
+      ],
+    });
+
+  it('the probe’s own commands: one pending update, a security one, no date from dnf4', async () => {
+    const result = await runProbe(
+      recorded({
+        exitCode: 100,
+        stdout: fixture('linux/dnf/debian-12-dnf-4.14-check-update-C-q-local-repo.txt'),
+      }),
+      linuxPatchLevel,
+    );
+    expect(result.status === 'observed' && result.observation).toMatchObject({
+      manager: 'dnf',
+      pending: 1,
+      securityPending: 1,
+      updates: [{ name: 'posture-demo', version: '1.1-1', security: true }],
+      rebootRequired: null,
+    });
+    const o = result.status === 'observed' ? (result.observation as PatchLevelObservation) : undefined;
+    expect(o?.updates[0]?.releasedAt).toBeUndefined();
+  });
+
+  it('-C without a metadata cache (exit 1, message on stderr) is unknown with the reason', async () => {
+    const result = await runProbe(
+      recorded({
+        exitCode: 1,
+        stderr: fixture('linux/dnf/debian-12-dnf-4.14-check-update-C-q-no-cache.stderr.txt'),
+      }),
+      linuxPatchLevel,
+    );
+    expect(result).toMatchObject({ status: 'unknown', reason: 'unexpected_output' });
+    // dnf's own message is kept in the reason.
+    expect(result.status === 'unknown' && result.detail).toContain(
+      fixture('linux/dnf/debian-12-dnf-4.14-check-update-C-q-no-cache.stderr.txt').trim(),
+    );
+  });
+});
+
 describe('dnf probe', () => {
   const dnf = '/usr/bin/dnf';
   const host = (securityStdout: string, securityExit = 0) =>

@@ -21,8 +21,11 @@
  *   dnf5 (updateinfo = advisory): a "Name Type Severity Package Issued" table whose Type and Severity
  *   columns are cut to the terminal width ("secu", "Importan"):
  *     FEDORA-2026-bc20b091a8 security    Important    kernel-core-7.0.10-201.fc44.x86_64 2026-05-27 16:06:31
- *   "Issued" is when the advisory was published: the update's age the device cannot reset. It is
- *   printed without a time zone and read as UTC (an error of hours against a limit counted in days).
+ *   "Issued" is the advisory's date as libsolv keeps it: the later of its <issued> and <updated>
+ *   dates (dnf 4.14's `-v` column, recorded here, shows the <updated> date of a local advisory). It
+ *   is a real date the device cannot reset, but a revised advisory looks younger than it is; the
+ *   policy's other clocks (agent, verifier) still bound the age. It is printed without a time zone
+ *   and read as UTC (an error of hours against a limit counted in days).
  * `needs-restarting -r`: exit 1 and "Reboot is required…", exit 0 and "Reboot should not be necessary."
  */
 import type { PendingUpdate } from '../../shared/posture.js';
