@@ -1,7 +1,7 @@
 /** Collects this device's posture (or a replayed capture's) with the probes for its platform. */
 import { fileURLToPath } from 'node:url';
-import type { PostureReport } from '../shared/posture.js';
-import { withCache } from '../probes/cache.js';
+import type { CheckResult, PostureReport } from '../shared/posture.js';
+import { withCache, withStoredResults } from '../probes/cache.js';
 import type { Host } from '../probes/host.js';
 import { osFamily, probesFor } from '../probes/registry.js';
 import { collectPosture } from '../probes/run.js';
@@ -18,15 +18,24 @@ export function windowsPaths(config: AgentConfig) {
 export async function collectFrom(
   host: Host,
   config: AgentConfig,
-  options: { cache: boolean; windows?: WindowsPaths },
+  options: {
+    cache: boolean;
+    windows?: WindowsPaths;
+    /** Results to serve instead of running their probes (a capture's stored cache entries). */
+    stored?: ReadonlyMap<string, CheckResult<unknown>>;
+  },
 ): Promise<PostureReport> {
   const platform = osFamily(host.platform.os);
+  const wrap =
+    options.stored && options.stored.size > 0
+      ? withStoredResults(options.stored)
+      : options.cache && config.patchCacheTtlMs > 0
+        ? withCache(host, { dir: config.cacheDir, ttlMs: config.patchCacheTtlMs })
+        : undefined;
   return collectPosture({
     host,
     platform,
     probes: probesFor(platform, { windows: options.windows ?? windowsPaths(config) }),
-    ...(options.cache && config.patchCacheTtlMs > 0
-      ? { wrap: withCache(host, { dir: config.cacheDir, ttlMs: config.patchCacheTtlMs }) }
-      : {}),
+    ...(wrap ? { wrap } : {}),
   });
 }

@@ -1,23 +1,35 @@
 /**
  * How long has an update been pending? Linux and macOS package managers do not say when an update
  * was published, so the agent remembers when it first saw each one pending. The policy's grace
- * period counts from then; the verdict says so ("first seen by this agent N days ago").
+ * period counts from then (or from an earlier publication date or verifier record); the verdict
+ * says which ("first seen by this agent N days ago").
+ *
+ * The record is agent state a verdict depends on, so `posture capture` stores it and a replay
+ * answers from the stored copy (docs/capture-format.md, `agentState.pendingFirstSeen`).
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { PostureReport } from '../shared/posture.js';
 
-type Seen = Record<string, string>;
+/** "manager:name" → ISO time first seen pending. */
+export type FirstSeen = Record<string, string>;
 
-export async function annotateFirstSeen(
+export function firstSeenFile(cacheDir: string): string {
+  return join(cacheDir, 'pending-first-seen.json');
+}
+
+/**
+ * Marks each pending update with when it was first seen: from `seen`, or `now` for one not seen
+ * before. Returns the annotated report and the record to keep (only what is still pending). Pure.
+ */
+export function applyFirstSeen(
   report: PostureReport,
-  stateFile: string,
+  seen: FirstSeen,
   now: Date,
-): Promise<PostureReport> {
+): { report: PostureReport; next: FirstSeen } {
   const patch = report.checks.patch_level;
-  if (!patch || patch.status !== 'observed') return report;
-  const seen = await load(stateFile);
-  const next: Seen = {};
+  if (!patch || patch.status !== 'observed') return { report, next: seen };
+  const next: FirstSeen = {};
   const manager = patch.observation.manager;
   const updates = patch.observation.updates.map((u) => {
     const key = `${manager}:${u.name}`;
@@ -25,20 +37,36 @@ export async function annotateFirstSeen(
     next[key] = first;
     return { ...u, firstSeenAt: first };
   });
-  await save(stateFile, next);
   return {
-    ...report,
-    checks: { ...report.checks, patch_level: { ...patch, observation: { ...patch.observation, updates } } },
+    report: {
+      ...report,
+      checks: { ...report.checks, patch_level: { ...patch, observation: { ...patch.observation, updates } } },
+    },
+    next,
   };
 }
 
-async function load(file: string): Promise<Seen> {
+/** Annotates from the state file and writes the state back (the live check and the capture). */
+export async function annotateFirstSeen(
+  report: PostureReport,
+  stateFile: string,
+  now: Date,
+): Promise<PostureReport> {
+  const patch = report.checks.patch_level;
+  if (!patch || patch.status !== 'observed') return report;
+  const { report: annotated, next } = applyFirstSeen(report, await readFirstSeen(stateFile), now);
+  await save(stateFile, next);
+  return annotated;
+}
+
+/** The record as stored; a missing or damaged file is an empty record. */
+export async function readFirstSeen(file: string): Promise<FirstSeen> {
   try {
     const data = JSON.parse(await readFile(file, 'utf8')) as unknown;
     if (data && typeof data === 'object' && !Array.isArray(data)) {
       return Object.fromEntries(
         Object.entries(data).filter(([, v]) => typeof v === 'string' && !Number.isNaN(Date.parse(v))),
-      ) as Seen;
+      ) as FirstSeen;
     }
   } catch {
     // No state yet, or a damaged file: start afresh (updates count from now, which never hides one for longer than the grace).
@@ -46,7 +74,7 @@ async function load(file: string): Promise<Seen> {
   return {};
 }
 
-async function save(file: string, seen: Seen): Promise<void> {
+async function save(file: string, seen: FirstSeen): Promise<void> {
   try {
     await mkdir(dirname(file), { recursive: true, mode: 0o700 });
     const tmp = `${file}.${process.pid}.tmp`;

@@ -24,8 +24,12 @@ function how(e: Evidence): string {
 
 function compactPatch(o: PatchLevelObservation): PatchLevelObservation {
   const security = o.updates.filter((u) => u.security || o.securityPending === null);
+  // The earliest of its clocks: the policy judges an update by whichever is older.
   const age = (u: (typeof security)[number]) =>
-    Date.parse(u.releasedAt ?? u.firstSeenAt ?? '') || Number.POSITIVE_INFINITY;
+    Math.min(
+      Date.parse(u.releasedAt ?? '') || Number.POSITIVE_INFINITY,
+      Date.parse(u.firstSeenAt ?? '') || Number.POSITIVE_INFINITY,
+    );
   const oldest = security.reduce<(typeof security)[number] | undefined>(
     (a, u) => (a === undefined || age(u) < age(a) ? u : a),
     undefined,

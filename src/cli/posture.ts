@@ -2,9 +2,10 @@
  * What `posture check` and `posture capture` do, as functions the tests call with injected hosts.
  */
 import { readFile, writeFile, rename } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { AgentConfig } from '../agent/config.js';
-import { annotateFirstSeen } from '../agent/first-seen.js';
+import type { AgentState } from '../agent/agent-state.js';
+import { applyAgentState, readAgentState, storedResults } from '../agent/agent-state.js';
+import { annotateFirstSeen, firstSeenFile } from '../agent/first-seen.js';
 import type { Evaluation } from '../shared/evaluate.js';
 import { evaluatePosture } from '../shared/evaluate.js';
 import { PostureError } from '../shared/errors.js';
@@ -17,6 +18,7 @@ import type { Host } from '../probes/host.js';
 import type { WindowsPaths } from '../probes/windows/helper.js';
 import { windowsPathsFromCommands } from '../probes/windows/helper.js';
 import { AGENT } from '../probes/run.js';
+import { osFamily } from '../probes/registry.js';
 import { collectFrom } from '../agent/collect.js';
 
 /**
@@ -66,21 +68,22 @@ export async function runCheck(options: {
   config: AgentConfig;
   policy: Policy;
   cache: boolean;
-  /** Remember when pending updates were first seen (live checks only; a replay has no history). */
+  /** Remember when pending updates were first seen (live checks only). */
   trackFirstSeen?: boolean;
+  /** A replay: the agent state its capture stored, used instead of this machine's (never written). */
+  agentState?: AgentState;
   windows?: WindowsPaths;
 }): Promise<CheckOutput> {
   const collected = await collectFrom(options.host, options.config, {
     cache: options.cache,
     ...(options.windows ? { windows: options.windows } : {}),
+    ...(options.agentState ? { stored: storedResults(options.agentState) } : {}),
   });
-  const report = options.trackFirstSeen
-    ? await annotateFirstSeen(
-        collected,
-        join(options.config.cacheDir, 'pending-first-seen.json'),
-        options.host.now(),
-      )
-    : collected;
+  const report = options.agentState
+    ? applyAgentState(collected, options.agentState, options.host.now())
+    : options.trackFirstSeen
+      ? await annotateFirstSeen(collected, firstSeenFile(options.config.cacheDir), options.host.now())
+      : collected;
   return {
     schema: 'posture-check/v1',
     report,
@@ -115,6 +118,7 @@ export async function replayCapture(
     policy,
     cache: false,
     ...(windows ? { windows } : {}),
+    ...(capture.agentState ? { agentState: capture.agentState } : {}),
   });
   output.report.replayedFrom = source;
   return output;
@@ -126,8 +130,19 @@ export async function runCapture(
   note?: string,
 ): Promise<{ capture: Capture; report: PostureReport }> {
   const recorder = createRecordingHost(host);
-  const report = await collectFrom(recorder, config, { cache: false });
-  return { capture: recorder.toCapture(AGENT, note), report };
+  // The agent state a live check would use now, read before the probes run (nothing is written):
+  // the replay applies it to the fresh outputs recorded below, as the live check would.
+  const agentState = await readAgentState(config, osFamily(host.platform.os), recorder.now());
+  const fresh = await collectFrom(recorder, config, { cache: false });
+  // What the replay will report: a stored cache entry stands where the live check would serve it.
+  const checks = { ...fresh.checks } as Record<string, unknown>;
+  for (const [check, result] of storedResults(agentState)) checks[check] = result;
+  const report = applyAgentState(
+    { ...fresh, checks: checks as PostureReport['checks'] },
+    agentState,
+    recorder.now(),
+  );
+  return { capture: { ...recorder.toCapture(AGENT, note), agentState }, report };
 }
 
 /** Writes a file atomically so an interrupted write never leaves half a capture. */

@@ -16,28 +16,65 @@ export interface ProbeCacheOptions {
   checks?: string[];
 }
 
-interface Entry {
+export interface Entry {
   storedAt: number;
   platform: string;
   result: CheckResult<unknown>;
 }
 
+export const CACHED_CHECKS = ['patch_level'];
+
+function cacheFile(dir: string, platform: string, check: string): string {
+  return join(dir, `${platform}-${check}.json`);
+}
+
+function servable(entry: Entry | undefined, platform: string, now: number, ttlMs: number): entry is Entry {
+  return (
+    entry !== undefined &&
+    entry.platform === platform &&
+    now - entry.storedAt >= 0 &&
+    now - entry.storedAt < ttlMs
+  );
+}
+
+/**
+ * The entries a check run at `now` would serve instead of running the probe: agent state a verdict
+ * depends on, which `posture capture` stores so that its replay answers as the live check did.
+ */
+export async function servableEntries(
+  options: ProbeCacheOptions & { platform: string; now: Date },
+): Promise<(Entry & { check: string })[]> {
+  const entries: (Entry & { check: string })[] = [];
+  for (const check of options.checks ?? CACHED_CHECKS) {
+    const entry = await readEntry(cacheFile(options.dir, options.platform, check));
+    if (servable(entry, options.platform, options.now.getTime(), options.ttlMs))
+      entries.push({ check, ...entry });
+  }
+  return entries;
+}
+
+/** Serves the given results (from a capture's agent state) instead of running their probes. */
+export function withStoredResults(
+  results: ReadonlyMap<string, CheckResult<unknown>>,
+): (probe: Probe) => Probe {
+  return (probe) => {
+    const result = results.get(probe.check);
+    if (!result) return probe;
+    return { ...probe, collect: async () => result as Awaited<ReturnType<typeof probe.collect>> };
+  };
+}
+
 export function withCache(host: Host, options: ProbeCacheOptions): (probe: Probe) => Probe {
-  const cached = new Set(options.checks ?? ['patch_level']);
+  const cached = new Set(options.checks ?? CACHED_CHECKS);
   return (probe) => {
     if (!cached.has(probe.check)) return probe;
-    const file = join(options.dir, `${probe.platform}-${probe.check}.json`);
+    const file = cacheFile(options.dir, probe.platform, probe.check);
     return {
       ...probe,
       async collect(ctx) {
         const now = host.now().getTime();
         const entry = await readEntry(file);
-        if (
-          entry &&
-          entry.platform === probe.platform &&
-          now - entry.storedAt >= 0 &&
-          now - entry.storedAt < options.ttlMs
-        ) {
+        if (servable(entry, probe.platform, now, options.ttlMs)) {
           return entry.result as Awaited<ReturnType<typeof probe.collect>>;
         }
         const result = await probe.collect(ctx);

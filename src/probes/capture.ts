@@ -8,6 +8,7 @@ import { CaptureInvalidError } from '../shared/errors.js';
 import type { DeviceInventory } from '../shared/posture.js';
 import type { CommandOutcome, FileOutcome, Host, PlatformInfo, StatOutcome } from './host.js';
 import { commandKey } from './host.js';
+import { agentStateSchema } from './capture-agent-state.js';
 
 export const CAPTURE_FORMAT = 'posture-capture';
 export const CAPTURE_VERSION = 1;
@@ -61,6 +62,8 @@ export const captureSchema = z.object({
   commands: z.array(z.object({ command: z.string(), args: z.array(z.string()), outcome: commandOutcome })),
   files: z.array(z.object({ path: z.string(), outcome: fileOutcome })),
   stats: z.array(z.object({ path: z.string(), outcome: statOutcome })).default([]),
+  /** Agent state the verdicts depend on (first-seen record, served cache entries); absent in older captures. */
+  agentState: agentStateSchema.optional(),
 });
 
 export type Capture = z.output<typeof captureSchema>;

@@ -28,6 +28,22 @@ export interface CheckVerdict {
   reason: string;
   /** What the person can do about it; present on fail and unknown. */
   remediation?: string;
+  /**
+   * patch_level with pending security updates: which clock gave the age that was judged (the
+   * earliest available): the OS's publication date, this agent's first sighting, or the verifier's.
+   */
+  ageBasis?: AgeBasis;
+}
+
+export type AgeBasis = 'published' | 'agent_first_seen' | 'verifier_first_seen';
+
+/** Clocks kept outside the device, which the device cannot reset. */
+export interface ExternalClocks {
+  /**
+   * When the verifier first saw this device report pending security updates (ISO 8601), kept until
+   * it reports none. The age limit counts from the earliest of this and the device's own dates.
+   */
+  securityPendingSince?: string;
 }
 
 export interface Evaluation {
@@ -45,8 +61,9 @@ export function evaluatePosture(
   policy: Policy,
   platform: OsFamily | 'unsupported',
   now: Date,
+  clocks: ExternalClocks = {},
 ): Evaluation {
-  const verdicts = CHECK_IDS.map((id) => evaluateCheck(id, checks, policy, platform, now));
+  const verdicts = CHECK_IDS.map((id) => evaluateCheck(id, checks, policy, platform, now, clocks));
   const overall = verdicts.some((v) => v.verdict === 'fail')
     ? 'fail'
     : verdicts.some((v) => v.verdict === 'unknown')
@@ -61,6 +78,7 @@ function evaluateCheck(
   policy: Policy,
   platform: OsFamily | 'unsupported',
   now: Date,
+  clocks: ExternalClocks,
 ): CheckVerdict {
   if (!policy.checks[id].required) {
     return { check: id, verdict: 'not_applicable', code: 'not_required', reason: 'Not required by policy.' };
@@ -92,7 +110,7 @@ function evaluateCheck(
     case 'os_version':
       return osVersion(result.observation as OsVersionObservation, policy);
     case 'patch_level':
-      return patchLevel(result.observation as PatchLevelObservation, policy, platform, now);
+      return patchLevel(result.observation as PatchLevelObservation, policy, platform, now, clocks);
   }
 }
 
@@ -169,11 +187,14 @@ function diskEncryption(
       remediation.unknown(first?.reason ?? 'unexpected_output'),
     );
   }
+  const label = (v: (typeof volumes)[number]) =>
+    `${name(v)}${v.method ? ` (${v.method})` : ''}${v.state === 'encrypting' ? ` still encrypting${pct(v.percent)}` : ''}`;
+  // Encrypting passes only because the policy allows it; the code says so, never "all_encrypted".
   return verdict(
     c,
     'pass',
-    'all_encrypted',
-    `Encrypted: ${volumes.map((v) => `${name(v)}${v.method ? ` (${v.method})` : ''}`).join(', ')}.`,
+    encrypting.length > 0 ? 'encryption_in_progress_allowed' : 'all_encrypted',
+    `${encrypting.length > 0 ? 'Encrypted or encrypting (the policy allows encryption in progress)' : 'Encrypted'}: ${volumes.map(label).join(', ')}.`,
   );
 }
 
@@ -334,6 +355,7 @@ function patchLevel(
   policy: Policy,
   platform: OsFamily | 'unsupported',
   now: Date,
+  clocks: ExternalClocks,
 ): CheckVerdict {
   const rules = policy.checks.patch_level;
   const c = 'patch_level' as const;
@@ -358,39 +380,41 @@ function patchLevel(
       o.securityPending === null
         ? 'updates (which are security updates is not known, so all count)'
         : 'security updates';
-    // Published date where the OS gives one (Windows), else when this agent first saw it pending.
-    const ages = security
-      .map((u) => ({ days: days(u.releasedAt ?? u.firstSeenAt), published: u.releasedAt !== undefined }))
-      .filter((a): a is { days: number; published: boolean } => a.days !== undefined);
-    if (ages.length === 0) {
+    const oldest = oldestPending(security, clocks, days);
+    if (oldest === undefined) {
       return verdict(
         c,
         'unknown',
         'update_age_unknown',
-        `${securityCount} ${kind} pending; how long is not known (no publication date, and no earlier observation by this agent).`,
+        `${securityCount} ${kind} pending; how long is not known (no publication date, and no earlier observation by this agent or the verifier).`,
         remediation.installUpdates(platform, o.manager),
       );
     }
-    const oldest = ages.reduce((a, b) => (b.days > a.days ? b : a));
-    const since = `the oldest ${oldest.published ? 'published' : 'first seen by this agent'} ${Math.floor(oldest.days)} days ago (limit ${rules.maxSecurityUpdateAgeDays})`;
+    const since = `the oldest ${BASIS_WORDS[oldest.basis]} ${Math.floor(oldest.days)} days ago (limit ${rules.maxSecurityUpdateAgeDays})`;
     if (oldest.days > rules.maxSecurityUpdateAgeDays) {
-      return verdict(
-        c,
-        'fail',
-        'security_updates_overdue',
-        `${securityCount} ${kind} pending, ${since}.`,
-        remediation.installUpdates(platform, o.manager),
-      );
+      return {
+        ...verdict(
+          c,
+          'fail',
+          'security_updates_overdue',
+          `${securityCount} ${kind} pending, ${since}.`,
+          remediation.installUpdates(platform, o.manager),
+        ),
+        ageBasis: oldest.basis,
+      };
     }
     const reboot = rebootVerdict(o, rules.maxRebootPendingDays, now);
     if (reboot) return reboot;
-    return verdict(
-      c,
-      'pass',
-      'security_updates_within_grace',
-      `${securityCount} ${kind} pending, ${since}.`,
-      remediation.installUpdates(platform, o.manager),
-    );
+    return {
+      ...verdict(
+        c,
+        'pass',
+        'security_updates_within_grace',
+        `${securityCount} ${kind} pending, ${since}.`,
+        remediation.installUpdates(platform, o.manager),
+      ),
+      ageBasis: oldest.basis,
+    };
   }
   const reboot = rebootVerdict(o, rules.maxRebootPendingDays, now);
   if (reboot) return reboot;
@@ -410,6 +434,38 @@ function patchLevel(
     'up_to_date',
     o.pending > 0 ? `No security updates pending (${o.pending} other updates).` : 'No updates pending.',
   );
+}
+
+const BASIS_WORDS: Record<AgeBasis, string> = {
+  published: 'published',
+  agent_first_seen: 'first seen by this agent',
+  verifier_first_seen: 'first reported to the verifier',
+};
+
+/**
+ * The age of the oldest pending security update, from the earliest clock available for each: its
+ * publication date (where the OS gives one), this agent's first sighting, and the verifier's own
+ * record for the device (which a device cannot reset by deleting a file). Ties go to the clock
+ * listed first, so a real publication date is named whenever it decides.
+ */
+function oldestPending(
+  security: PatchLevelObservation['updates'],
+  clocks: ExternalClocks,
+  days: (iso: string | undefined) => number | undefined,
+): { days: number; basis: AgeBasis } | undefined {
+  const candidates: { days: number | undefined; basis: AgeBasis }[] = [
+    ...security.flatMap((u) => [
+      { days: days(u.releasedAt), basis: 'published' as const },
+      { days: days(u.firstSeenAt), basis: 'agent_first_seen' as const },
+    ]),
+    { days: days(clocks.securityPendingSince), basis: 'verifier_first_seen' },
+  ];
+  let oldest: { days: number; basis: AgeBasis } | undefined;
+  for (const a of candidates) {
+    if (a.days === undefined || Number.isNaN(a.days)) continue;
+    if (oldest === undefined || a.days > oldest.days) oldest = { days: a.days, basis: a.basis };
+  }
+  return oldest;
 }
 
 function rebootVerdict(

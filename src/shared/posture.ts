@@ -131,7 +131,7 @@ export interface PendingUpdate {
   name: string;
   version?: string;
   security: boolean;
-  /** When the update was published, where the OS says (Windows Update). */
+  /** When the update was published, where the OS says (Windows Update deployment date, dnf5 advisory Issued). */
   releasedAt?: string;
   /** When this agent first saw it pending (filled in by the agent's state, not the probe). */
   firstSeenAt?: string;
@@ -150,6 +150,18 @@ export interface PatchLevelObservation {
   /** Last time the list of available updates was refreshed (a stale list hides pending updates). */
   indexRefreshedAt?: string;
   rebootRequired: boolean | null;
+  /**
+   * Secondary sources that could not be read (security advisories, reboot flag, index date), each
+   * with its reason: what they would have decided is left unknown (null / absent), nothing else is.
+   */
+  unreadable?: SourceProblem[];
+}
+
+export interface SourceProblem {
+  /** The command or file, e.g. "dnf updateinfo list --security". */
+  source: string;
+  reason: UnknownReason;
+  detail: string;
 }
 
 // ---- the report ------------------------------------------------------------------------------

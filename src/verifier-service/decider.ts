@@ -14,6 +14,7 @@ import type {
 import { verifyRequest } from '../verifier/verify-request.js';
 import type { ServiceContext } from './context.js';
 import { nodeSignatures } from './node-signatures.js';
+import { SecurityPendingRecorder } from './security-pending.js';
 
 /** A forward-auth call denied before verification: its forwarded request could not be used. */
 export interface Refusal {
@@ -31,14 +32,18 @@ export class RequestDecider {
   private readonly cache = new AttestationCache<VerifiedAttestation>();
   private readonly lastSeenWrite = new Map<string, number>();
   private verifyOptions: VerifyOptions | undefined;
+  private readonly securityPending: SecurityPendingRecorder;
 
-  constructor(private readonly ctx: ServiceContext) {}
+  constructor(private readonly ctx: ServiceContext) {
+    this.securityPending = new SecurityPendingRecorder(ctx.store, ctx.now);
+  }
 
   async decide(method: string, url: string, headers: RequestHeaders): Promise<Decision> {
     const { ctx } = this;
     const started = performance.now();
     const policy = ctx.policy();
     const decision = await verifyRequest({ method, url, headers }, this.optionsFor(policy));
+    await this.securityPending.settle(decision.decisionId);
 
     const seconds = (performance.now() - started) / 1000;
     ctx.metrics.observe(decision, seconds);
@@ -96,6 +101,7 @@ export class RequestDecider {
         : {}),
       ...(config.allowedKeyProtection ? { allowedKeyProtection: config.allowedKeyProtection } : {}),
       signatures: nodeSignatures,
+      onVerified: (facts) => this.securityPending.observe(facts),
     };
     return this.verifyOptions;
   }

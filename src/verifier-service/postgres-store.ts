@@ -20,6 +20,7 @@ interface Row {
   enrolled_at: string;
   last_seen_at: string | null;
   last_posture: StoredDevice['lastPosture'] | null;
+  security_pending_since: string | null;
 }
 
 const toDevice = (r: Row): StoredDevice => ({
@@ -33,6 +34,9 @@ const toDevice = (r: Row): StoredDevice => ({
   enrolledAt: Number(r.enrolled_at),
   ...(r.last_seen_at ? { lastSeenAt: Number(r.last_seen_at) } : {}),
   ...(r.last_posture ? { lastPosture: r.last_posture } : {}),
+  ...(r.security_pending_since !== null && r.security_pending_since !== undefined
+    ? { securityPendingSince: Number(r.security_pending_since) }
+    : {}),
 });
 
 const SCHEMA = `
@@ -43,7 +47,8 @@ const SCHEMA = `
     device_id TEXT PRIMARY KEY, kid TEXT NOT NULL UNIQUE, jwk JSONB NOT NULL, key_protection TEXT NOT NULL,
     status TEXT NOT NULL CHECK (status IN ('active','revoked','locked')), label TEXT, facts JSONB NOT NULL,
     enrolled_at BIGINT NOT NULL, last_seen_at BIGINT, last_posture JSONB);
-  CREATE TABLE IF NOT EXISTS key_history (device_id TEXT NOT NULL, kid TEXT NOT NULL, replaced_at BIGINT NOT NULL);`;
+  CREATE TABLE IF NOT EXISTS key_history (device_id TEXT NOT NULL, kid TEXT NOT NULL, replaced_at BIGINT NOT NULL);
+  ALTER TABLE devices ADD COLUMN IF NOT EXISTS security_pending_since BIGINT;`;
 
 export async function openPostgresStore(
   url: string,
@@ -168,6 +173,16 @@ export async function openPostgresStore(
         posture ? JSON.stringify(posture) : null,
         id,
       ])),
+    setSecurityPendingSince: async (id, at) =>
+      void (at === null
+        ? await pool.query(
+            'UPDATE devices SET security_pending_since = NULL WHERE device_id = $1 AND security_pending_since IS NOT NULL',
+            [id],
+          )
+        : await pool.query(
+            'UPDATE devices SET security_pending_since = $1 WHERE device_id = $2 AND security_pending_since IS NULL',
+            [at, id],
+          )),
     ping: async () => void (await pool.query('SELECT 1')),
     close: () => pool.end(),
   };

@@ -30,6 +30,7 @@ interface Row {
   enrolled_at: number;
   last_seen_at: number | null;
   last_posture: string | null;
+  security_pending_since: number | null;
 }
 
 const CACHE_CAPACITY = 100_000;
@@ -45,6 +46,9 @@ const toDevice = (r: Row): StoredDevice => ({
   enrolledAt: r.enrolled_at,
   ...(r.last_seen_at ? { lastSeenAt: r.last_seen_at } : {}),
   ...(r.last_posture ? { lastPosture: JSON.parse(r.last_posture) as StoredDevice['lastPosture'] } : {}),
+  ...(r.security_pending_since !== null && r.security_pending_since !== undefined
+    ? { securityPendingSince: r.security_pending_since }
+    : {}),
 });
 
 export function openSqliteStore(path: string): DeviceStore {
@@ -76,6 +80,10 @@ export function openSqliteStore(path: string): DeviceStore {
     CREATE TABLE IF NOT EXISTS key_history (
       device_id TEXT NOT NULL, kid TEXT NOT NULL, replaced_at INTEGER NOT NULL);
   `);
+  // Added with the verifier's clock for pending security updates; older files gain the column.
+  const columns = db.prepare<[], { name: string }>('PRAGMA table_info(devices)').all();
+  if (!columns.some((c) => c.name === 'security_pending_since'))
+    db.exec('ALTER TABLE devices ADD COLUMN security_pending_since INTEGER');
   const q = {
     insertToken: db.prepare(
       'INSERT INTO enrollment_tokens (hash, label, created_at, expires_at) VALUES (?, ?, ?, ?)',
@@ -101,6 +109,12 @@ export function openSqliteStore(path: string): DeviceStore {
     ),
     history: db.prepare('INSERT INTO key_history (device_id, kid, replaced_at) VALUES (?, ?, ?)'),
     seen: db.prepare('UPDATE devices SET last_seen_at = ?, last_posture = ? WHERE device_id = ?'),
+    pendingSet: db.prepare(
+      'UPDATE devices SET security_pending_since = ? WHERE device_id = ? AND security_pending_since IS NULL',
+    ),
+    pendingClear: db.prepare(
+      'UPDATE devices SET security_pending_since = NULL WHERE device_id = ? AND security_pending_since IS NOT NULL',
+    ),
   };
   const cache = new Map<string, StoredDevice>();
   const cachedKid = new Map<string, string>();
@@ -188,6 +202,11 @@ export function openSqliteStore(path: string): DeviceStore {
     recordSeen: async (id, at, posture) => {
       forget(id);
       q.seen.run(at, posture ? JSON.stringify(posture) : null, id);
+    },
+    setSecurityPendingSince: async (id, at) => {
+      forget(id);
+      if (at === null) q.pendingClear.run(id);
+      else q.pendingSet.run(at, id);
     },
     ping: async () => void db.prepare('SELECT 1').get(),
     close: async () => {

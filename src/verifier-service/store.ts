@@ -36,6 +36,11 @@ export interface StoredDevice {
   lastSeenAt?: number;
   /** The last decision for this device: overall verdict and failing checks. */
   lastPosture?: { overall: string; failing: string[]; policyRevision: string; at: number };
+  /**
+   * When this device first reported pending security updates (ms), kept until it reports none:
+   * the verifier's clock for the policy's age limit, which the device cannot reset.
+   */
+  securityPendingSince?: number;
 }
 
 /**
@@ -87,6 +92,11 @@ export interface DeviceStore {
     keyProtection: KeyProtection,
   ): Promise<boolean>;
   recordSeen(deviceId: string, at: number, posture: StoredDevice['lastPosture']): Promise<void>;
+  /**
+   * `at`: the device reports pending security updates; sets the record only when none is set (the
+   * earliest report stays, whichever replica writes first). `null`: it reports none; clears it.
+   */
+  setSecurityPendingSince(deviceId: string, at: number | null): Promise<void>;
   /** For readiness: throws when the store cannot be used. */
   ping(): Promise<void>;
   close(): Promise<void>;

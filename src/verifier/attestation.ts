@@ -24,7 +24,7 @@ export interface VerifiedAttestation {
   /** The header of this attestation's proofs once one passed every check with the cnf key. */
   proofHeader?: KnownHeader & { jwk: PublicJwk };
   /** The last evaluation of this attestation, reused for a while under the same policy. */
-  evaluation?: { policy: Policy; atMs: number; result: Evaluation };
+  evaluation?: { policy: Policy; atMs: number; securityPendingSince?: number; result: Evaluation };
 }
 
 /** The clock and limits one request is checked under. */

@@ -2,7 +2,7 @@
  * verifyRequest: every check of DESIGN §2.7, in that order; the first failure denies with a stable
  * reason code. Never throws: an error inside denies too (fail closed).
  */
-import type { KeyProtection, PublicJwk } from '../shared/claims.js';
+import type { AttestedPosture, KeyProtection, PublicJwk } from '../shared/claims.js';
 import {
   ALG,
   ATTESTATION_HEADER,
@@ -49,6 +49,12 @@ export interface DeviceRecord {
    * a hardware key attestation). Decisions report this, never an attestation's own claim.
    */
   keyProtection: KeyProtection;
+  /**
+   * The verifier's own record (ms since 1970) of when this device first reported pending security
+   * updates, kept until it reports none. The policy's age limit counts from the earlier of this and
+   * the device's own dates, so deleting the agent's first-seen file resets nothing.
+   */
+  securityPendingSince?: number;
 }
 
 export interface VerifyRequestInput {
@@ -88,6 +94,12 @@ export interface VerifyOptions {
   signatures?: SignatureVerifier;
   /** Where device keys may live; e.g. ["tpm", "secure_enclave", "keychain"] refuses file keys. Default: any. */
   allowedKeyProtection?: readonly KeyProtection[];
+  /**
+   * Called once a request's signatures, binding and replay check have passed, before the policy:
+   * the device as looked up and the posture it attested (e.g. to keep the verifier's record of
+   * pending security updates). Must not throw; it cannot change this decision.
+   */
+  onVerified?(facts: { decisionId: string; device: DeviceRecord; posture: AttestedPosture }): void;
 }
 
 export interface DenyReason {
@@ -303,13 +315,21 @@ async function verify(
   if (replay === 'quota_exceeded') throw new Deny('replay_quota_exceeded');
   if (replay !== 'fresh') throw new Deny('replay_store_unavailable');
 
-  // 8. Policy, with the same evaluation the agent shows its user.
-  // The same attestation under the same policy gives the same verdicts for a while; ages that the
-  // policy counts in days do not move within EVALUATION_TTL_MS.
+  try {
+    options.onVerified?.({ decisionId, device, posture: claims.posture });
+  } catch {
+    // A recorder that fails changes nothing about this decision.
+  }
+
+  // 8. Policy, with the same evaluation the agent shows its user, plus the verifier's own clock.
+  // The same attestation under the same policy and clock gives the same verdicts for a while; ages
+  // that the policy counts in days do not move within EVALUATION_TTL_MS.
+  const since = device.securityPendingSince;
   let evaluation = verified.evaluation;
   if (
     !evaluation ||
     evaluation.policy !== options.policy ||
+    evaluation.securityPendingSince !== since ||
     nowMs - evaluation.atMs >= EVALUATION_TTL_MS ||
     nowMs < evaluation.atMs
   ) {
@@ -319,8 +339,14 @@ async function verify(
         options.policy,
         claims.posture.platform,
         new Date(nowMs),
+        since === undefined ? {} : { securityPendingSince: new Date(since).toISOString() },
       );
-      evaluation = { policy: options.policy, atMs: nowMs, result };
+      evaluation = {
+        policy: options.policy,
+        atMs: nowMs,
+        ...(since === undefined ? {} : { securityPendingSince: since }),
+        result,
+      };
       verified.evaluation = evaluation;
     } catch {
       throw new Deny('attestation_claims_invalid', 'posture');

@@ -22,6 +22,9 @@ describe('os-release (Linux)', () => {
     ['gentoo-2.18', 'gentoo', '2.18', true],
     ['opensuse-tumbleweed-20250527', 'opensuse-tumbleweed', '20250527', true],
     ['opensuse-microos-20241205', 'opensuse-microos', '20241205', true],
+    // Kali carries a VERSION_ID (a snapshot of the rolling suite); its codename says it rolls.
+    ['kali-2023.3', 'kali', '2023.3', true],
+    ['kali-2026.3-head', 'kali', '2026.3', true],
   ])('%s → id %s, version %s, rolling %s', async (file, id, version, rolling) => {
     const result = await runProbe(
       replayHost({
@@ -44,7 +47,7 @@ describe('os-release (Linux)', () => {
   });
 
   it('covers every recorded os-release file', () => {
-    expect(fixtureNames('linux/os-release')).toHaveLength(12);
+    expect(fixtureNames('linux/os-release')).toHaveLength(14);
   });
 
   it('falls back to /usr/lib/os-release as os-release(5) says', async () => {
@@ -87,6 +90,8 @@ describe('sw_vers (macOS)', () => {
     ['macos13.3.1-rsr-a.txt', 'macOS', '13.3.1', '(a)'],
     ['macos13.6.3-tabs-expanded.txt', 'macOS', '13.6.3', undefined],
     ['macos14.2.1-tabs-expanded.txt', 'macOS', '14.2.1', undefined],
+    ['macos15.0-tabs.txt', 'macOS', '15.0', undefined],
+    ['macos15.6.1-tabs.txt', 'macOS', '15.6.1', undefined],
   ])('%s', (file, name, version, extra) => {
     const v = parseSwVers(fixture(`darwin/sw_vers/${file}`));
     expect(v.productName).toBe(name);

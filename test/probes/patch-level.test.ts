@@ -174,6 +174,40 @@ describe('zypper', () => {
     ).toBe(true);
   });
 
+  it('a security patch carries its issue date as its publication date (Leap 16; zypper 1.14.42 run here)', () => {
+    const leap = zypperPending(
+      [],
+      parseZypperUpdates(
+        fixture('linux/zypper/opensuse-leap-16.0-zypper-quiet-xmlout-list-patches-security-trimmed.xml'),
+      ),
+    );
+    expect(leap.updates[0]).toMatchObject({ security: true, releasedAt: '2025-12-18T12:42:03.000Z' });
+    const here = zypperPending(
+      parseZypperUpdates(fixture('linux/zypper/debian-12-zypper-1.14.42-x-list-updates-local-repo.xml')),
+      parseZypperUpdates(
+        fixture('linux/zypper/debian-12-zypper-1.14.42-x-list-patches-security-local-repo.xml'),
+      ),
+    );
+    expect(here.securityPending).toBe(1);
+    expect(here.updates).toEqual([
+      {
+        name: 'openSUSE-DEMO-2026-1',
+        version: '1',
+        security: true,
+        releasedAt: '2026-09-21T14:13:20.000Z',
+        restartRequired: false,
+      },
+      { name: 'posture-demo', version: '1.1-1', security: false },
+    ]);
+  });
+
+  it.each([
+    'debian-12-zypper-1.14.42-x-list-updates-unsigned-repo-skipped-exit106.xml',
+    'debian-12-zypper-1.14.42-x-list-patches-unsigned-repo-skipped-exit106.xml',
+  ])('a repository zypper skipped (%s) is no "nothing pending": refused', (file) => {
+    expect(() => parseZypperUpdates(fixture(`linux/zypper/${file}`))).toThrow(UnexpectedOutputError);
+  });
+
   it.each([
     '',
     '<stream>',
@@ -192,6 +226,18 @@ describe('pacman', () => {
       security: false,
     });
     expect(() => parsePacmanUpgradable('error: failed to init transaction')).toThrow(UnexpectedOutputError);
+  });
+
+  it('reads `pacman --query --upgrades` with epochs (Arch, 2017)', () => {
+    const updates = parsePacmanUpgradable(fixture('linux/pacman/arch-2017-pacman-query-upgrades-epoch.txt'));
+    expect(updates).toHaveLength(24);
+    expect(updates.find((u) => u.name === 'lz4')?.version).toBe('1:1.8.0-1');
+  });
+
+  it('an [ignored] package (IgnorePkg) is still pending: the device lacks the update', () => {
+    expect(parsePacmanUpgradable(fixture('linux/pacman/arch-2017-pacman-qu-ignored.txt'))).toEqual([
+      { name: 'fish', version: '2.6.0-1', security: false },
+    ]);
   });
 });
 

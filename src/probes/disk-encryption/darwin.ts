@@ -15,19 +15,17 @@ export const darwinDiskEncryption: Probe<'disk_encryption'> = {
   async collect(ctx) {
     const out = await ctx.run({ command: FDESETUP, args: ['status'] });
     if (!out.ok) return ctx.unknownFrom(out);
-    if (out.exitCode !== 0)
-      return ctx.unknown(
-        'unexpected_output',
-        `fdesetup status exited with ${out.exitCode}: ${out.stderr.trim().slice(0, 160)}`,
-      );
+    // The text decides, whatever the exit status (fdesetup(8) gives status 2 for "On but busy",
+    // i.e. converting); text that names no state is unknown, with the exit status in the reason.
     try {
       const status = parseFdesetupStatus(out.stdout);
       return ctx.observed({
         volumes: [{ id: '/', role: 'system', device: 'Data volume', method: 'FileVault', ...status }],
       });
     } catch (error) {
-      if (error instanceof UnexpectedOutputError) return ctx.unknown('unexpected_output', error.message);
-      throw error;
+      if (!(error instanceof UnexpectedOutputError)) throw error;
+      const exit = out.exitCode === 0 ? '' : ` (exit ${out.exitCode}: ${out.stderr.trim().slice(0, 120)})`;
+      return ctx.unknown('unexpected_output', `${error.message}${exit}`);
     }
   },
 };

@@ -2,6 +2,7 @@
  * /etc/os-release (freedesktop.org os-release(5)): KEY=value lines, values optionally quoted with
  * shell-style escapes. Rolling distributions (Arch, openSUSE Tumbleweed, Gentoo) have no VERSION_ID.
  * Sample (Debian 12): PRETTY_NAME="Debian GNU/Linux 12 (bookworm)" / ID=debian / VERSION_ID="12"
+ * Sample (Kali 2023.3): VERSION_ID="2023.3" / VERSION_CODENAME=kali-rolling / ID=kali / ID_LIKE=debian
  */
 import { UnexpectedOutputError } from '../types.js';
 
@@ -12,6 +13,8 @@ export interface OsRelease {
   prettyName: string;
   versionId?: string;
   version?: string;
+  /** VERSION_CODENAME: "bookworm"; "kali-rolling" on Kali, which is how a rolling Kali says so. */
+  versionCodename?: string;
   buildId?: string;
 }
 
@@ -38,6 +41,8 @@ export function parseOsRelease(text: string): OsRelease {
   if (versionId) result.versionId = versionId;
   const version = fields.get('VERSION');
   if (version) result.version = version;
+  const codename = fields.get('VERSION_CODENAME');
+  if (codename) result.versionCodename = codename;
   const buildId = fields.get('BUILD_ID');
   if (buildId) result.buildId = buildId;
   return result;

@@ -7,7 +7,11 @@ import type { PatchLevelObservation, PendingUpdate } from '../../shared/posture.
 import type { Probe, ProbeContext } from '../types.js';
 import { UnexpectedOutputError } from '../types.js';
 import { parseAptSimulation } from './parse-apt.js';
-import { nvraName, parseDnfCheckUpdate, parseDnfSecurityList, parseNeedsRestarting } from './parse-dnf.js';
+import { parseDnfCheckUpdate, parseDnfSecurityList, parseNeedsRestarting } from './parse-dnf.js';
+import { isRolling } from '../os-version/linux.js';
+import { parseOsRelease } from '../os-version/parse-os-release.js';
+import type { SourceProblem } from '../source-problem.js';
+import { problemFrom, readOrNote } from '../source-problem.js';
 import { parsePacmanUpgradable } from './parse-pacman.js';
 import { parseZypperUpdates, zypperPending } from './parse-zypper.js';
 
@@ -27,7 +31,7 @@ export const linuxPatchLevel: Probe<'patch_level'> = {
         const result = await manager(ctx);
         if (result === 'absent') continue;
         if ('unknown' in result) return result.unknown;
-        return ctx.observed(finish(result));
+        return ctx.observed(finish(await withoutSecurityOnRolling(ctx, result)));
       }
       return ctx.unknown(
         'command_missing',
@@ -41,6 +45,23 @@ export const linuxPatchLevel: Probe<'patch_level'> = {
 };
 
 type ManagerResult = Result | 'absent' | { unknown: ReturnType<ProbeContext['unknown']> };
+
+/**
+ * A rolling distribution publishes fixes as ordinary package updates: Kali (kali-rolling) and
+ * Debian sid have no -security suite, openSUSE Tumbleweed no security patches. apt or zypper then
+ * call nothing "security", which would read as "no security updates pending". On a rolling
+ * release (os-release ID, codename or missing VERSION_ID, as the OS-version probe decides) which
+ * updates are security is therefore not known, and every pending update counts.
+ */
+async function withoutSecurityOnRolling(ctx: ProbeContext, r: Result): Promise<Result> {
+  if (r.manager !== 'apt' && r.manager !== 'zypper') return r;
+  let file = await ctx.readFile('/etc/os-release');
+  if (!file.ok && file.error === 'not_found') file = await ctx.readFile('/usr/lib/os-release');
+  if (!file.ok) return r;
+  const os = readOrNote([], '/etc/os-release', () => parseOsRelease(file.content));
+  if (!os || !isRolling(os)) return r;
+  return { ...r, securityPending: null, updates: r.updates.map((u) => ({ ...u, security: false })) };
+}
 
 function finish(r: Result): PatchLevelObservation {
   const updates = [...r.updates].sort((a, b) => Number(b.security) - Number(a.security)).slice(0, 100);
@@ -113,13 +134,29 @@ async function dnf(ctx: ProbeContext): Promise<ManagerResult> {
     timeoutMs: PATCH_TIMEOUT_MS,
   });
   let securityPending: number | null = null;
+  const unreadable: SourceProblem[] = [];
   if (sec.ok && sec.exitCode === 0) {
-    const names = parseDnfSecurityList(sec.stdout);
-    for (const u of updates) u.security = names.has(u.name) || names.has(nvraName(u.name));
-    securityPending = updates.filter((u) => u.security).length;
+    // A table dnf prints differently costs only the security flags, never the list of updates.
+    const advisories = readOrNote(unreadable, 'dnf updateinfo list --security', () =>
+      parseDnfSecurityList(sec.stdout),
+    );
+    if (advisories) {
+      for (const u of updates) {
+        const info = advisories.get(u.name);
+        u.security = info !== undefined;
+        if (info?.issuedAt) u.releasedAt = info.issuedAt;
+      }
+      securityPending = updates.filter((u) => u.security).length;
+    }
+  } else {
+    unreadable.push(problemFrom('dnf updateinfo list --security', sec));
   }
   const restart = await ctx.runFirst(['/usr/bin/needs-restarting'], ['-r'], { timeoutMs: PATCH_TIMEOUT_MS });
-  const rebootRequired = restart.ok ? parseNeedsRestarting(restart.stdout, restart.exitCode) : null;
+  const rebootRequired = restart.ok
+    ? (readOrNote(unreadable, 'needs-restarting -r', () =>
+        parseNeedsRestarting(restart.stdout, restart.exitCode),
+      ) ?? null)
+    : null;
   const indexRefreshedAt =
     (await mtime(ctx, '/var/cache/dnf/last_makecache')) ??
     (await mtime(ctx, '/var/cache/libdnf5')) ??
@@ -134,6 +171,7 @@ async function dnf(ctx: ProbeContext): Promise<ManagerResult> {
     ...(indexRefreshedAt ? { indexRefreshedAt } : {}),
     ...(lastInstallAt ? { lastInstallAt } : {}),
     rebootRequired,
+    ...(unreadable.length ? { unreadable } : {}),
   };
 }
 

@@ -1,18 +1,25 @@
 /**
  * `softwareupdate --list --no-scan` (cached results, no network). "No new software available."
- * goes to stderr. Two item formats:
+ * goes to stderr. Two item formats, each a marker line ("*" or "-"; the marker is not read as a
+ * flag) followed by a detail line indented with a tab, or with spaces in some terminals/pastes:
  *   10.15+:  * Label: macOS Ventura 13.6-22G120
  *            \tTitle: macOS Ventura 13.6, Version: 13.6, Size: 594108KiB, Recommended: YES, Action: restart,
+ *            (macOS 12.1 seen with 8 spaces instead of the tab, and "K" or "KiB" sizes in one list)
  *   ≤10.14:     * Command Line Tools (macOS Sierra version 10.12) for Xcode-8.1
  *            \tCommand Line Tools (macOS Sierra version 10.12) for Xcode (8.1), 123638K [recommended] [restart]
- * Header lines ("Software Update Tool", "Finding available software", XType noise) are skipped.
+ *            (OS X 10.9 lists items with "-" and indents details with 6 spaces)
+ * The fields after Size are read by name. A detail line without "Recommended:" has no recommendation
+ * (none was found in a recorded output): it is not read as "not recommended", so it can still count
+ * as a security update. Header lines ("Software Update Tool", "Finding available software", XType
+ * noise) are skipped.
  */
 import type { PendingUpdate } from '../../shared/posture.js';
 import { compareVersions, parseVersion } from '../../shared/version.js';
 import { UnexpectedOutputError } from '../types.js';
 
 export interface MacUpdate extends PendingUpdate {
-  recommended: boolean;
+  /** Apple's recommendation; null when the item's line carries none. */
+  recommended: boolean | null;
 }
 
 export function parseSoftwareUpdateList(stdout: string, stderr = ''): MacUpdate[] {
@@ -24,15 +31,16 @@ export function parseSoftwareUpdateList(stdout: string, stderr = ''): MacUpdate[
     const label = /^\s*[*-] (?:Label: )?(.+?)\s*$/.exec(line);
     if (!label?.[1]) continue;
     const detail = lines[i + 1] ?? '';
-    const modern =
-      /^\tTitle: (.*?), Version: (.*?), Size: [^,]*, Recommended: (YES|NO),(?: Action: (\w+),)?/.exec(detail);
+    const modern = /^\s+Title: (.*?)(?:, Version: (.*?))?, Size: [^,]*,?(.*)$/.exec(detail);
     if (modern?.[1]) {
+      const rest = modern[3] ?? '';
+      const recommended = /(?:^|,)\s*Recommended: (YES|NO)\b/.exec(rest)?.[1];
       updates.push({
         name: modern[1],
         version: modern[2] ?? '',
         security: false,
-        recommended: modern[3] === 'YES',
-        restartRequired: modern[4] === 'restart',
+        recommended: recommended === undefined ? null : recommended === 'YES',
+        restartRequired: /(?:^|,)\s*Action: restart\b/.test(rest),
       });
       i++;
       continue;
@@ -73,8 +81,10 @@ export function markMacSecurity(updates: MacUpdate[], runningVersion: string | u
     const version = parseVersion(u.version ?? '');
     const majorUpgrade =
       isMacOs && running && version ? compareVersions([version[0] ?? 0], [running[0] ?? 0]) > 0 : false;
+    // An item without a recommendation counts like a recommended one: a missing field never hides an update.
+    const recommended = u.recommended !== false;
     const security =
-      !majorUpgrade && ((u.recommended && (isMacOs || /^Safari\b/.test(u.name))) || /Security/i.test(u.name));
+      !majorUpgrade && ((recommended && (isMacOs || /^Safari\b/.test(u.name))) || /Security/i.test(u.name));
     return { ...u, security };
   });
 }

@@ -1,8 +1,12 @@
 /**
  * `zypper --non-interactive --no-refresh -x list-updates` and `… -x list-patches --category security`
  * (XML, stable across SLES 12 to Leap 16): <stream><update-status><update-list><update kind="package"
- * name="…" edition="…"/> or <update kind="patch" name="openSUSE-…" category="security" status="needed"/>.
- * <message type="error"> carries failures.
+ * name="…" edition="…"/> or <update kind="patch" name="openSUSE-…" category="security" status="needed">
+ * with a child <issue-date time_t="1766061723" text="2025-12-18T12:42:03Z"/> (Leap 16; zypper 1.14.42
+ * recorded here): when the patch was issued, the publication date the policy's age can count from.
+ * <message type="error"> carries failures: a repository that could not be read (zypper 1.14.42, exit
+ * 106, "Skipping repository … because of the above error") still prints an empty <update-list>, which
+ * must not read as "nothing pending".
  */
 import { XMLParser } from 'fast-xml-parser';
 import type { PendingUpdate } from '../../shared/posture.js';
@@ -15,6 +19,8 @@ interface ZypperUpdate {
   category?: string;
   status?: string;
   restart?: string;
+  /** ISO time the patch was issued (from <issue-date time_t>), where zypper printed one. */
+  issuedAt?: string;
 }
 
 const parser = new XMLParser({
@@ -53,8 +59,18 @@ export function parseZypperUpdates(xml: string): ZypperUpdate[] {
     const r = u as Record<string, unknown>;
     if (typeof r.name !== 'string' || typeof r.kind !== 'string')
       throw new UnexpectedOutputError('zypper <update> lacks name or kind');
-    return r as unknown as ZypperUpdate;
+    const issuedAt = issueDate(r['issue-date']);
+    return { ...(r as unknown as ZypperUpdate), ...(issuedAt ? { issuedAt } : {}) };
   });
+}
+
+/** <issue-date time_t="…" text="…"/>: seconds since 1970; anything else gives no date. */
+function issueDate(element: unknown): string | undefined {
+  if (typeof element !== 'object' || element === null) return undefined;
+  const seconds = Number((element as { time_t?: unknown }).time_t);
+  if (!Number.isFinite(seconds) || seconds <= 0) return undefined;
+  const date = new Date(seconds * 1000);
+  return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
 }
 
 /** Pending packages, marked security when a needed security patch names them is not known: patches are counted separately. */
@@ -70,6 +86,7 @@ export function zypperPending(
       name: p.name,
       ...(p.edition ? { version: p.edition } : {}),
       security: true,
+      ...(p.issuedAt ? { releasedAt: p.issuedAt } : {}),
       restartRequired: p.restart === 'true',
     })),
     ...packages
