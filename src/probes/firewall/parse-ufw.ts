@@ -3,7 +3,9 @@
  *   Status: active
  *   Logging: on (low)
  *   Default: deny (incoming), allow (outgoing), disabled (routed)
- * or "Status: inactive". `firewall-cmd --state` prints "running" (exit 0) or "not running" (exit 252).
+ * or "Status: inactive". `firewall-cmd --state` prints "running" on stdout (exit 0) or, when the
+ * daemon is stopped, "not running" on stderr (exit 252; firewalld 1.3 `src/firewall-cmd.in`):
+ * the probe hands over both streams.
  */
 import { UnexpectedOutputError } from '../types.js';
 
