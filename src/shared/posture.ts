@@ -132,8 +132,8 @@ export interface FirewallObservation {
   ipv4?: boolean;
   ipv6?: boolean;
   /**
-   * Linux: the ports new connections from the world still reach while the firewall filters
-   * (at most a few; docs/checks.md). Absent when not known or not filtering.
+   * Linux: the ports unsolicited new connections from the world reach, per address family that
+   * could be decided (at most a few in a filtered family; docs/checks.md). Absent when not known.
    */
   openPorts?: OpenPort[];
   components: FirewallComponent[];

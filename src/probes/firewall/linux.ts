@@ -61,6 +61,7 @@ export const linuxFirewall: Probe<'firewall'> = {
       { name: 'ip6tables-legacy', families: ['ipv6'], read: asTables(legacy6) },
     ];
     const components = describeSources(sources);
+    const managers: FirewallComponent[] = [];
     if (ufw.state === 'read') {
       components.push({
         name: 'ufw',
@@ -68,7 +69,7 @@ export const linuxFirewall: Probe<'firewall'> = {
         detail: ufw.value.active ? `active, default ${ufw.value.defaultIncoming ?? '?'} incoming` : 'inactive',
       });
     } else if (ufw.state === 'unreadable') {
-      components.push({ name: 'ufw', enabled: null, detail: ufw.detail, reason: ufw.reason });
+      managers.push({ name: 'ufw', enabled: null, detail: ufw.detail, reason: ufw.reason });
     }
     if (firewalld.state === 'read') {
       components.push({
@@ -77,7 +78,7 @@ export const linuxFirewall: Probe<'firewall'> = {
         detail: firewalld.value ? 'running' : 'not running',
       });
     } else if (firewalld.state === 'unreadable') {
-      components.push({ name: 'firewalld', enabled: null, detail: firewalld.detail, reason: firewalld.reason });
+      managers.push({ name: 'firewalld', enabled: null, detail: firewalld.detail, reason: firewalld.reason });
     }
 
     const readable = sources.filter((s) => s.read.state === 'read');
@@ -93,7 +94,13 @@ export const linuxFirewall: Probe<'firewall'> = {
       const v4 = judge('ipv4', route4);
       const v6 = judge('ipv6', route6);
       if (v4.filtered === false) {
-        return ctx.observed({ enabled: false, ipv4: false, ipv6: v6.filtered === true, components });
+        return ctx.observed({
+          enabled: false,
+          ipv4: false,
+          ipv6: v6.filtered === true,
+          openPorts: openPorts([v4, v6].filter((j) => j.filtered !== null)),
+          components,
+        });
       }
       const undecided = [v4, v6].find((j) => j.filtered === null);
       if (undecided) {
@@ -103,12 +110,11 @@ export const linuxFirewall: Probe<'firewall'> = {
           undecided.why ?? 'the firewall ruleset could not be decided',
         );
       }
-      const filteredFamilies = [v4, v6].filter((j) => j.filtered === true);
       return ctx.observed({
         enabled: true,
         ipv4: true,
         ipv6: v6.filtered === true,
-        openPorts: openPorts(filteredFamilies),
+        openPorts: openPorts([v4, v6]),
         components,
       });
     }
@@ -116,6 +122,8 @@ export const linuxFirewall: Probe<'firewall'> = {
     const managerOn =
       (ufw.state === 'read' && ufw.value.active && ufw.value.defaultIncoming !== 'allow') ||
       (firewalld.state === 'read' && firewalld.value);
+    // A manager that that could not be read matters only here, where nothing else decides.
+    components.push(...managers);
     if (managerOn) return ctx.observed({ enabled: true, components });
     const unreadable = [nft, legacy4, ufw, firewalld].filter(
       (r): r is Extract<typeof r, { state: 'unreadable' }> => r.state === 'unreadable',
