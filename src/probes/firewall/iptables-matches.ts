@@ -10,7 +10,7 @@
 import type { PortRange, PortSet } from './port-set.js';
 import { portSet } from './port-set.js';
 import type { Condition, Proto } from './ruleset.js';
-import { MULTICAST_OR_BROADCAST, TCP_FLAGS } from './xtables.js';
+import { NOT_GLOBAL_UNICAST, TCP_FLAGS } from './xtables.js';
 
 /** Options that take no value; every other `--option` takes one (two for the ones listed). */
 const NO_VALUE = new Set([
@@ -58,7 +58,7 @@ export function iptablesConditions(words: readonly string[]): Condition[] {
       i++;
     } else if (w === '-d' || w === '--destination') {
       out.push(
-        !negate && MULTICAST_OR_BROADCAST.test(value) ? { kind: 'never' } : { kind: 'maybe', what: 'a destination address' },
+        !negate && NOT_GLOBAL_UNICAST.test(value) ? { kind: 'never' } : { kind: 'maybe', what: 'a destination address' },
       );
       i++;
     } else if (w === '-i' || w === '--in-interface') {
@@ -168,6 +168,13 @@ function moduleOption(
       if (option === '--mac-source' || option === '--src-range') return decided(false, negate);
       break;
     case 'helper':
+      return decided(false, negate);
+    case 'rt':
+    case 'frag':
+    case 'hbh':
+    case 'dst':
+    case 'ipv6header':
+      // The world's connection carries no IPv6 extension headers.
       return decided(false, negate);
   }
   return [{ kind: 'maybe', what: `-m ${module || '?'} ${option}` }];

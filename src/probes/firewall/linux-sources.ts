@@ -10,7 +10,10 @@ export interface Source {
   read: Read<Table[]>;
 }
 
-export function describeSources(sources: readonly Source[]): FirewallComponent[] {
+export function describeSources(
+  sources: readonly Source[],
+  worldInterfaces: Record<Family, readonly string[] | undefined>,
+): FirewallComponent[] {
   const out: FirewallComponent[] = [];
   for (const s of sources) {
     if (s.read.state === 'absent') continue;
@@ -26,7 +29,7 @@ export function describeSources(sources: readonly Source[]): FirewallComponent[]
     const used = tables.some((t) => [...t.chains.values()].some((c) => c.rules.length > 0 || c.policy === 'drop'));
     if (s.name !== 'nftables' && !used) continue;
     const states = s.families.map((family) => {
-      const j = judgeFamily(family, { tables, unreadable: [], worldInterfaces: undefined });
+      const j = judgeFamily(family, { tables, unreadable: [], worldInterfaces: worldInterfaces[family] });
       return { family, filtered: j.filtered };
     });
     const enabled = states.some((x) => x.filtered === true) ? true : states.every((x) => x.filtered === false) ? false : null;

@@ -60,7 +60,8 @@ export const linuxFirewall: Probe<'firewall'> = {
       { name: 'iptables-legacy', families: ['ipv4'], read: asTables(legacy4) },
       { name: 'ip6tables-legacy', families: ['ipv6'], read: asTables(legacy6) },
     ];
-    const components = describeSources(sources);
+    const world = { ipv4: devices(route4), ipv6: devices(route6) };
+    const components = describeSources(sources, world);
     const managers: FirewallComponent[] = [];
     if (ufw.state === 'read') {
       components.push({
@@ -83,21 +84,21 @@ export const linuxFirewall: Probe<'firewall'> = {
 
     const readable = sources.filter((s) => s.read.state === 'read');
     if (readable.length > 0) {
-      const judge = (family: 'ipv4' | 'ipv6', route: Read<string[]>): FamilyJudgement =>
+      const judge = (family: 'ipv4' | 'ipv6'): FamilyJudgement =>
         judgeFamily(family, {
           tables: readable.flatMap((s) => (s.read.state === 'read' && s.families.includes(family) ? s.read.value : [])),
           unreadable: sources
             .filter((s) => s.read.state === 'unreadable' && s.families.includes(family))
             .map((s) => `${s.name} (${s.read.state === 'unreadable' ? s.read.detail : ''})`),
-          worldInterfaces: route.state === 'read' && route.value.length > 0 ? route.value : undefined,
+          worldInterfaces: world[family],
         });
-      const v4 = judge('ipv4', route4);
-      const v6 = judge('ipv6', route6);
+      const v4 = judge('ipv4');
+      const v6 = judge('ipv6');
       if (v4.filtered === false) {
         return ctx.observed({
           enabled: false,
           ipv4: false,
-          ipv6: v6.filtered === true,
+          ...(v6.filtered === null ? {} : { ipv6: v6.filtered }),
           openPorts: openPorts([v4, v6].filter((j) => j.filtered !== null)),
           components,
         });
@@ -144,6 +145,11 @@ export const linuxFirewall: Probe<'firewall'> = {
     );
   },
 };
+
+/** The interfaces of the default routes; undefined (any non-loopback interface) when unknown or none. */
+function devices(route: Read<string[]>): string[] | undefined {
+  return route.state === 'read' && route.value.length > 0 ? route.value : undefined;
+}
 
 function asTables(r: Read<Table>): Read<Table[]> {
   return r.state === 'read' ? { state: 'read', value: [r.value] } : r;

@@ -11,7 +11,7 @@
 import type { PortRange, PortSet } from './port-set.js';
 import { portSet } from './port-set.js';
 import type { Condition, Family, Proto, Verdict } from './ruleset.js';
-import { MULTICAST_OR_BROADCAST, TCP_FLAGS, xtTargetVerdict } from './xtables.js';
+import { NOT_GLOBAL_UNICAST, TCP_FLAGS, xtTargetVerdict } from './xtables.js';
 
 type Json = Record<string, unknown>;
 type Lookup = (set: string) => unknown[] | undefined;
@@ -111,6 +111,10 @@ function matchConditions(op: string, left: Json, right: unknown, lookup: Lookup)
   if (left && typeof left === 'object' && 'fib' in left) {
     return fibConditions(left.fib as Json, values, negate);
   }
+  if (left && typeof left === 'object' && 'exthdr' in left) {
+    // The world's connection carries no IPv6 extension headers (routing, fragment, hop-by-hop).
+    return [{ kind: 'family', family: 'ipv6' }, ...decided(false, negate)];
+  }
   if (left && typeof left === 'object' && '&' in left) {
     return maskConditions(left['&'] as unknown[], values, negate);
   }
@@ -161,7 +165,7 @@ function payloadConditions(payload: Json, values: unknown[], negate: boolean): C
   if (protocol === 'ip' || protocol === 'ip6') {
     if (field === 'saddr') return [...out, ...decided(values.some(isWholeSpace), negate)];
     if (field === 'daddr') {
-      if (!negate && values.every(isMulticastOrBroadcast)) return [...out, { kind: 'never' }];
+      if (!negate && values.every(isNotGlobalUnicast)) return [...out, { kind: 'never' }];
       return [...out, { kind: 'maybe', what: `${protocol} daddr` }];
     }
     return [...out, { kind: 'maybe', what: `${protocol} ${field}` }];
@@ -282,7 +286,7 @@ function isWholeSpace(v: unknown): boolean {
   return prefix !== undefined && Number(prefix.len) === 0;
 }
 
-function isMulticastOrBroadcast(v: unknown): boolean {
+function isNotGlobalUnicast(v: unknown): boolean {
   const addr = typeof v === 'string' ? v : String(((v as Json | null)?.prefix as Json | undefined)?.addr ?? '');
-  return MULTICAST_OR_BROADCAST.test(addr);
+  return NOT_GLOBAL_UNICAST.test(addr);
 }

@@ -57,5 +57,9 @@ export const TCP_FLAGS: Record<string, number> = {
   cwr: 0x80,
 };
 
-/** IPv4 multicast and limited broadcast, IPv6 multicast: never the world's unicast packet. */
-export const MULTICAST_OR_BROADCAST = /^(22[4-9]|23\d)\.|^255\.255\.255\.255|^ff[0-9a-f]{2}:/i;
+/**
+ * Destinations the world's packet never has: it is unicast to one of the host's routable
+ * addresses, so not multicast (224.0.0.0/4, ff00::/8), not the limited broadcast, not link-local
+ * (169.254.0.0/16, fe80::/10: reachable only from the same link, never through a router).
+ */
+export const NOT_GLOBAL_UNICAST = /^(22[4-9]|23\d)\.|^255\.255\.255\.255|^169\.254\.|^ff[0-9a-f]{2}:|^fe[89ab][0-9a-f]:/i;
