@@ -111,6 +111,11 @@ function matchConditions(op: string, left: Json, right: unknown, lookup: Lookup)
   if (left && typeof left === 'object' && 'fib' in left) {
     return fibConditions(left.fib as Json, values, negate);
   }
+  if (left && typeof left === 'object' && 'concat' in left) {
+    // `icmpv6 type . icmpv6 code { 130 . 0 }`: undecided, but each part still names its header.
+    const parts = Array.isArray(left.concat) ? (left.concat as Json[]) : [];
+    return [...parts.flatMap(impliedByPart), { kind: 'maybe', what: 'a concatenation match' }];
+  }
   if (left && typeof left === 'object' && 'exthdr' in left) {
     // The world's connection carries no IPv6 extension headers (routing, fragment, hop-by-hop).
     return [{ kind: 'family', family: 'ipv6' }, ...decided(false, negate)];
@@ -130,6 +135,18 @@ function expand(right: unknown, lookup: Lookup): unknown[] {
   const elem = (right as Json | null)?.elem as Json | undefined;
   if (elem && 'val' in elem) return expand(elem.val, lookup);
   return [right];
+}
+
+/** What a part of a concatenation says about the packet by itself naming a header. */
+function impliedByPart(part: Json): Condition[] {
+  const payload = part?.payload as Json | undefined;
+  const protocol = String(payload?.protocol ?? '');
+  if (!protocol) return [];
+  const out: Condition[] = [];
+  const family = FAMILY_OF_PROTOCOL[protocol];
+  if (family) out.push({ kind: 'family', family });
+  if (protocol !== 'ip' && protocol !== 'ip6' && protocol !== 'th') out.push({ kind: 'proto', protos: [protocol], negate: false });
+  return out;
 }
 
 function decided(holds: boolean, negate: boolean): Condition[] {

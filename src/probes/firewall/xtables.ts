@@ -60,6 +60,8 @@ export const TCP_FLAGS: Record<string, number> = {
 /**
  * Destinations the world's packet never has: it is unicast to one of the host's routable
  * addresses, so not multicast (224.0.0.0/4, ff00::/8), not the limited broadcast, not link-local
- * (169.254.0.0/16, fe80::/10: reachable only from the same link, never through a router).
+ * (169.254.0.0/16, fe80::/10: reachable only from the same link, never through a router), not
+ * loopback (127.0.0.0/8, ::1).
  */
-export const NOT_GLOBAL_UNICAST = /^(22[4-9]|23\d)\.|^255\.255\.255\.255|^169\.254\.|^ff[0-9a-f]{2}:|^fe[89ab][0-9a-f]:/i;
+export const NOT_GLOBAL_UNICAST =
+  /^(22[4-9]|23\d)\.|^255\.255\.255\.255|^169\.254\.|^127\.|^::1(\/128)?$|^ff[0-9a-f]{2}:|^fe[89ab][0-9a-f]:/i;
