@@ -28,7 +28,7 @@ import { FIXTURES, fixtureNames } from '../helpers/fixtures.js';
 const CORPUS = 'linux/rulesets';
 /** Always probed, whatever the agent says: common services, DHCPv6, NodePort-range and high ports. */
 const FIXED_PORTS = [22, 53, 80, 443, 546, 8080, 9090, 30080, 47123, 65000];
-const PARALLEL = 4;
+const PARALLEL = 6;
 
 const available = canUseNetns();
 if (!available && process.env.CI) {
@@ -142,7 +142,7 @@ describeReal('firewall verdicts agree with real traffic', () => {
         }
       }),
     );
-  }, 170_000);
+  }, 240_000);
 
   it('has at least 30 real rulesets', () => {
     expect(new Set(cases.map((c) => c.name.replace(/ \(iptables-\w+\)$/, ''))).size).toBeGreaterThanOrEqual(30);
