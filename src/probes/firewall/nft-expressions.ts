@@ -47,7 +47,7 @@ export function verdictFromNft(e: Json): Verdict | undefined {
   if ('goto' in e) return { kind: 'goto', target: String((e.goto as Json)?.target) };
   if ('queue' in e) return { kind: 'unknown', what: 'queue to a userspace program' };
   if ('synproxy' in e) return { kind: 'unknown', what: 'synproxy' };
-  const xt = e.xt as Json | undefined;
+  const xt = e.xt as Json | null | undefined;
   if (xt && xt.type === 'target') {
     const v = xtTargetVerdict(String(xt.name));
     return v.kind === 'none' ? undefined : v;
@@ -75,7 +75,8 @@ export function conditionsFromNft(e: Json, lookup: Lookup): Condition[] {
   if (!e || typeof e !== 'object') return [];
   const name = Object.keys(e)[0] ?? '';
   if (name === 'match') {
-    const m = e.match as Json;
+    const m = e.match as Json | null;
+    if (!m) return [{ kind: 'maybe', what: 'an empty match' }];
     return matchConditions(String(m.op ?? '=='), m.left as Json, m.right, lookup);
   }
   if (name === 'limit' || name === 'quota') {
@@ -87,7 +88,9 @@ export function conditionsFromNft(e: Json, lookup: Lookup): Condition[] {
     return (stmt?.limit as Json | undefined)?.inv ? [{ kind: 'never' }] : [];
   }
   if (name === 'xt') {
-    const xt = e.xt as Json;
+    // nft 1.0.2 (Ubuntu 22.04) prints every xt expression as `{"xt": null}`, match or target.
+    const xt = e.xt as Json | null;
+    if (!xt) return [{ kind: 'maybe', what: 'an iptables-nft extension nft does not describe' }];
     if (xt.type === 'match') return [{ kind: 'maybe', what: `iptables-nft match "${String(xt.name)}"` }];
     return [];
   }

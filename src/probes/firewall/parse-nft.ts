@@ -12,7 +12,8 @@
  * matches nft cannot express as `{"xt": {"type": "match", "name": "recent"}}` with no options, and
  * targets as `{"xt": {"type": "target", "name": "REJECT"}}`. A target's name is enough (REJECT,
  * DROP, LOG…); a match's is not, so a table holding one is reported in `opaqueTables` and the probe
- * reads that table again through `iptables-nft -S`, which prints the options.
+ * reads that table again through `iptables-nft -S`, which prints the options. nft 1.0.2 (Ubuntu
+ * 22.04) prints each xt expression as `{"xt": null}`, match or target alike: the same applies.
  */
 import { UnexpectedOutputError } from '../types.js';
 import { conditionsFromNft, verdictFromNft, vmapEntries } from './nft-expressions.js';
@@ -81,7 +82,7 @@ export function parseNftRuleset(text: string): NftRuleset {
     }
     const expr = Array.isArray(rule.expr) ? (rule.expr as Json[]) : [];
     const lookup = (name: string) => sets.get(`${k} ${name}`);
-    if (expr.some((e) => (e?.xt as Json | undefined)?.type === 'match')) table.opaque = true;
+    if (expr.some(isOpaqueXt)) table.opaque = true;
     chain.rules.push(...rulesFrom(expr, lookup));
   }
   const list = [...tables.values()];
@@ -111,5 +112,16 @@ function rulesFrom(expr: Json[], lookup: (set: string) => unknown[] | undefined)
     }
     conditions.push(...conditionsFromNft(e, lookup));
   }
+  // An xt expression nft printed as null may have been the rule's target.
+  if (expr.some((e) => e && typeof e === 'object' && 'xt' in e && !e.xt)) {
+    return [{ conditions, verdict: { kind: 'unknown', what: 'an iptables-nft target nft does not describe' } }];
+  }
   return [{ conditions, verdict: { kind: 'none' } }];
+}
+
+/** An iptables-nft match nft shows without its options, or an xt expression it shows as null. */
+function isOpaqueXt(e: Json): boolean {
+  if (!e || typeof e !== 'object' || !('xt' in e)) return false;
+  const xt = e.xt as Json | null;
+  return !xt || xt.type === 'match';
 }
