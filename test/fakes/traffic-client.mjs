@@ -2,8 +2,11 @@
 // namespace it runs in: TCP connects (a SYN-ACK within the timeout = through; RST or ICMP =
 // refused; nothing = dropped), UDP sends a datagram carrying the probe id, which only the
 // listener can confirm. Prints [{id, result}] as JSON. Plain Node for `ip netns exec`.
+import { Buffer } from 'node:buffer';
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
+import process from 'node:process';
+import { clearTimeout, setTimeout } from 'node:timers';
 
 const TCP_TIMEOUT_MS = Number(process.env.TCP_TIMEOUT_MS ?? 1000);
 let input = '';
@@ -20,7 +23,13 @@ function tcp(p) {
     };
     const timer = setTimeout(() => done('dropped'), TCP_TIMEOUT_MS);
     socket.once('connect', () => done('through'));
-    socket.once('error', (e) => done(e.code === 'ECONNREFUSED' || e.code === 'EHOSTUNREACH' || e.code === 'ENETUNREACH' ? 'refused' : `error ${e.code}`));
+    socket.once('error', (e) =>
+      done(
+        e.code === 'ECONNREFUSED' || e.code === 'EHOSTUNREACH' || e.code === 'ENETUNREACH'
+          ? 'refused'
+          : `error ${e.code}`,
+      ),
+    );
   });
 }
 

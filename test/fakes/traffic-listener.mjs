@@ -5,6 +5,7 @@
 // it runs under `ip netns exec` without ts-jest.
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
+import process from 'node:process';
 import { createInterface } from 'node:readline';
 
 const ports = process.argv.slice(2).map(Number);

@@ -37,7 +37,20 @@ export async function createNamespacePair(): Promise<NamespacePair> {
   await ip('netns', 'add', host);
   try {
     await ip('netns', 'add', peer);
-    await ip('link', 'add', `oh${id}`, 'netns', host, 'type', 'veth', 'peer', 'name', `op${id}`, 'netns', peer);
+    await ip(
+      'link',
+      'add',
+      `oh${id}`,
+      'netns',
+      host,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      `op${id}`,
+      'netns',
+      peer,
+    );
     for (const [ns, dev, mac, v4, v6] of [
       [host, `oh${id}`, HOST_MAC, HOST_V4, HOST_V6],
       [peer, `op${id}`, PEER_MAC, PEER_V4, PEER_V6],
@@ -80,7 +93,9 @@ function execIn(ns: string, command: string, args: string[], input?: string): Pr
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', reject);
     child.on('close', (code) =>
-      code === 0 ? resolve(out) : reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${err.slice(0, 400)}`)),
+      code === 0
+        ? resolve(out)
+        : reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${err.slice(0, 400)}`)),
     );
     child.stdin.end(input ?? '');
   });
@@ -97,9 +112,13 @@ export type ProbeResult = Probe & { through: boolean; how: string };
 /** Starts listeners on every probed port in the host namespace, sends the probes from the peer. */
 export async function sendProbes(pair: NamespacePair, probes: readonly Probe[]): Promise<ProbeResult[]> {
   const ports = [...new Set(probes.map((p) => p.port))];
-  const listener = spawn(IP, ['netns', 'exec', pair.host, process.execPath, join(HERE, 'traffic-listener.mjs'), ...ports.map(String)], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  const listener = spawn(
+    IP,
+    ['netns', 'exec', pair.host, process.execPath, join(HERE, 'traffic-listener.mjs'), ...ports.map(String)],
+    {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
   const lines: string[] = [];
   let buffer = '';
   let stderr = '';
@@ -132,22 +151,30 @@ export async function sendProbes(pair: NamespacePair, probes: readonly Probe[]):
       address: p.family === 'ipv4' ? HOST_V4 : HOST_V6,
     }));
     const clientOut = await new Promise<string>((resolve, reject) => {
-      const client = spawn(IP, ['netns', 'exec', pair.peer, process.execPath, join(HERE, 'traffic-client.mjs')], {
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
+      const client = spawn(
+        IP,
+        ['netns', 'exec', pair.peer, process.execPath, join(HERE, 'traffic-client.mjs')],
+        {
+          stdio: ['pipe', 'pipe', 'pipe'],
+        },
+      );
       let out = '';
       let err = '';
       client.stdout.on('data', (d: Buffer) => (out += d.toString()));
       client.stderr.on('data', (d: Buffer) => (err += d.toString()));
       client.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`client failed: ${err}`))));
-      client.stdin.end(JSON.stringify(withIds.map(({ id, proto, address, port }) => ({ id, proto, address, port }))));
+      client.stdin.end(
+        JSON.stringify(withIds.map(({ id, proto, address, port }) => ({ id, proto, address, port }))),
+      );
     });
     // Let the last datagrams arrive before asking what was received.
     await new Promise((r) => setTimeout(r, 300));
     listener.stdin.write('report\n');
     const report = JSON.parse(await nextLine()) as { udp: string[] };
     const udpReceived = new Set(report.udp);
-    const tcp = new Map((JSON.parse(clientOut) as { id: string; result: string }[]).map((r) => [r.id, r.result]));
+    const tcp = new Map(
+      (JSON.parse(clientOut) as { id: string; result: string }[]).map((r) => [r.id, r.result]),
+    );
     return withIds.map(({ id, address: _address, ...p }) => {
       if (p.proto === 'udp') {
         const through = udpReceived.has(id);

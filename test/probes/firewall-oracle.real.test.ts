@@ -47,9 +47,14 @@ function corpus(): Case[] {
   const text = (f: string) => readFileSync(join(FIXTURES, CORPUS, f), 'utf8');
   const cases: Case[] = [];
   for (const f of files.filter((x) => x.endsWith('.nft'))) {
-    cases.push({ name: f, load: (pair) => pair.exec('/usr/sbin/nft', ['-f', '-'], text(f)).then(() => undefined) });
+    cases.push({
+      name: f,
+      load: (pair) => pair.exec('/usr/sbin/nft', ['-f', '-'], text(f)).then(() => undefined),
+    });
   }
-  const bases = new Set(files.filter((f) => /\.ip6?tables$/.test(f)).map((f) => f.replace(/\.ip6?tables$/, '')));
+  const bases = new Set(
+    files.filter((f) => /\.ip6?tables$/.test(f)).map((f) => f.replace(/\.ip6?tables$/, '')),
+  );
   for (const base of bases) {
     for (const backend of ['nft', 'legacy'] as const) {
       cases.push({
@@ -98,7 +103,9 @@ function probesFor(claimed: Record<string, PortSet>): Probe[] {
     for (const proto of ['tcp', 'udp'] as const) {
       const open = claimed[`${family}/${proto}`] ?? [];
       const ports = new Set(FIXED_PORTS);
-      const list = open.flatMap(([lo, hi]) => (hi - lo < 64 ? range(lo, hi) : [lo, Math.floor((lo + hi) / 2), hi]));
+      const list = open.flatMap(([lo, hi]) =>
+        hi - lo < 64 ? range(lo, hi) : [lo, Math.floor((lo + hi) / 2), hi],
+      );
       const usable = list.filter((p) => p > 0);
       const step = Math.max(1, Math.floor(usable.length / (FEW_PORTS + 1)));
       usable.filter((_, i) => size(open) <= FEW_PORTS || i % step === 0).forEach((p) => ports.add(p));
@@ -116,7 +123,10 @@ async function runCase(c: Case): Promise<Outcome> {
   const pair = await createNamespacePair();
   try {
     await c.load(pair);
-    const result = (await runProbe(createNamespaceHost(pair.host), linuxFirewall)) as CheckResult<FirewallObservation>;
+    const result = (await runProbe(
+      createNamespaceHost(pair.host),
+      linuxFirewall,
+    )) as CheckResult<FirewallObservation>;
     const code = evaluatePosture({ firewall: result }, DEFAULT_POLICY, 'linux', new Date()).checks.find(
       (v) => v.check === 'firewall',
     )?.code;
@@ -139,7 +149,10 @@ describeReal('firewall verdicts agree with real traffic', () => {
     await Promise.all(
       Array.from({ length: PARALLEL }, async () => {
         for (let c = queue.shift(); c; c = queue.shift()) {
-          outcomes.set(c.name, await runCase(c).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))));
+          outcomes.set(
+            c.name,
+            await runCase(c).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))),
+          );
         }
       }),
     );
@@ -160,7 +173,14 @@ describeReal('firewall verdicts agree with real traffic', () => {
     if (result.status !== 'observed') return;
     const o = result.observation;
     if (process.env.ORACLE_DEBUG) {
-      console.log(name, JSON.stringify({ o, traffic: traffic.filter((t) => t.through).map((t) => `${t.family} ${t.proto}/${t.port}`) }, null, 1));
+      console.log(
+        name,
+        JSON.stringify(
+          { o, traffic: traffic.filter((t) => t.through).map((t) => `${t.family} ${t.proto}/${t.port}`) },
+          null,
+          1,
+        ),
+      );
     }
     for (const family of ['ipv4', 'ipv6'] as const) {
       const reached = size(claimed[`${family}/tcp`] ?? []) + size(claimed[`${family}/udp`] ?? []);
@@ -172,7 +192,10 @@ describeReal('firewall verdicts agree with real traffic', () => {
     }
     const disagreements = traffic
       .filter((t) => t.through !== contains(claimed[`${t.family}/${t.proto}`] ?? [], t.port))
-      .map((t) => `${t.family} ${t.proto}/${t.port}: agent says ${t.through ? 'closed' : 'open'}, packets ${t.how}`);
+      .map(
+        (t) =>
+          `${t.family} ${t.proto}/${t.port}: agent says ${t.through ? 'closed' : 'open'}, packets ${t.how}`,
+      );
     expect(disagreements).toEqual([]);
     expect(outcome.code).toBe(o.enabled ? (o.ipv6 ? 'firewall_on' : 'ipv6_unfiltered') : 'firewall_off');
   });

@@ -58,7 +58,8 @@ export function judgeFamily(family: Family, input: JudgeInput): FamilyJudgement 
 }
 
 function reached(family: Family, input: JudgeInput, assume: 'worst' | 'best'): Record<Proto, PortSet> {
-  const ifaces = input.worldInterfaces && input.worldInterfaces.length > 0 ? input.worldInterfaces : [undefined];
+  const ifaces =
+    input.worldInterfaces && input.worldInterfaces.length > 0 ? input.worldInterfaces : [undefined];
   const out: Record<Proto, PortSet> = { tcp: NO_PORTS, udp: NO_PORTS };
   for (const proto of ['tcp', 'udp'] as const) {
     for (const iface of ifaces) {
@@ -74,7 +75,11 @@ export function openPorts(judgements: readonly FamilyJudgement[]): OpenPort[] {
   for (const j of judgements) {
     for (const protocol of ['tcp', 'udp'] as const) {
       for (const [lo, hi] of j.open[protocol]) {
-        out.push(lo === hi ? { family: j.family, protocol, port: lo } : { family: j.family, protocol, port: lo, endPort: hi });
+        out.push(
+          lo === hi
+            ? { family: j.family, protocol, port: lo }
+            : { family: j.family, protocol, port: lo, endPort: hi },
+        );
       }
     }
   }

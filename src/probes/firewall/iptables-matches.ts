@@ -58,7 +58,9 @@ export function iptablesConditions(words: readonly string[]): Condition[] {
       i++;
     } else if (w === '-d' || w === '--destination') {
       out.push(
-        !negate && NOT_GLOBAL_UNICAST.test(value) ? { kind: 'never' } : { kind: 'maybe', what: 'a destination address' },
+        !negate && NOT_GLOBAL_UNICAST.test(value)
+          ? { kind: 'never' }
+          : { kind: 'maybe', what: 'a destination address' },
       );
       i++;
     } else if (w === '-i' || w === '--in-interface') {
@@ -116,7 +118,8 @@ function moduleOption(
       break;
     case 'state':
     case 'conntrack':
-      if (option === '--state' || option === '--ctstate') return decided(value.split(',').includes('NEW'), negate);
+      if (option === '--state' || option === '--ctstate')
+        return decided(value.split(',').includes('NEW'), negate);
       if (option === '--ctstatus') return decided(false, negate);
       if (option === '--ctdir') return decided(value === 'ORIGINAL', negate);
       break;
@@ -221,7 +224,13 @@ function markMatchesZero(text: string): boolean {
   return (0 & m) === (v & m);
 }
 
-const NUMBERS: Record<string, string> = { '6': 'tcp', '17': 'udp', '1': 'icmp', '58': 'ipv6-icmp', '0': 'all' };
+const NUMBERS: Record<string, string> = {
+  '6': 'tcp',
+  '17': 'udp',
+  '1': 'icmp',
+  '58': 'ipv6-icmp',
+  '0': 'all',
+};
 
 function protocolName(p: string): string {
   const name = NUMBERS[p] ?? p.toLowerCase();

@@ -1,6 +1,6 @@
 /** The Linux firewall's rulesets as components of the observation: what each one does on its own. */
 import type { FirewallComponent } from '../../shared/posture.js';
-import type { Read } from './linux.js';
+import type { Read } from './read-source.js';
 import type { Family, Table } from './ruleset.js';
 import { judgeFamily } from './inbound.js';
 
@@ -23,19 +23,30 @@ export function describeSources(
     }
     const tables = s.read.value;
     const baseChains = tables.flatMap((t) =>
-      [...t.chains.values()].filter((c) => c.hook).map((c) => `${t.name}/${c.name} (policy ${c.policy ?? 'accept'})`),
+      [...t.chains.values()]
+        .filter((c) => c.hook)
+        .map((c) => `${t.name}/${c.name} (policy ${c.policy ?? 'accept'})`),
     );
     // An iptables-legacy table nobody uses (policy ACCEPT, no rules) is not worth a line.
-    const used = tables.some((t) => [...t.chains.values()].some((c) => c.rules.length > 0 || c.policy === 'drop'));
+    const used = tables.some((t) =>
+      [...t.chains.values()].some((c) => c.rules.length > 0 || c.policy === 'drop'),
+    );
     if (s.name !== 'nftables' && !used) continue;
     const states = s.families.map((family) => {
       const j = judgeFamily(family, { tables, unreadable: [], worldInterfaces: worldInterfaces[family] });
       return { family, filtered: j.filtered };
     });
-    const enabled = states.some((x) => x.filtered === true) ? true : states.every((x) => x.filtered === false) ? false : null;
+    const enabled = states.some((x) => x.filtered === true)
+      ? true
+      : states.every((x) => x.filtered === false)
+        ? false
+        : null;
     const chains = baseChains.length ? baseChains.join(', ') : 'no input-hook chain';
     const summary = states
-      .map((x) => `${x.family} ${x.filtered === true ? 'filtered' : x.filtered === false ? 'not filtered' : 'undecided'}`)
+      .map(
+        (x) =>
+          `${x.family} ${x.filtered === true ? 'filtered' : x.filtered === false ? 'not filtered' : 'undecided'}`,
+      )
       .join(', ');
     out.push({ name: s.name, enabled, detail: `${chains}: ${summary}` });
   }

@@ -11,9 +11,7 @@
  * decides, with its reason, and never throws past the probe.
  */
 import type { FirewallComponent } from '../../shared/posture.js';
-import type { CommandOutcome } from '../host.js';
 import type { Probe, ProbeContext } from '../types.js';
-import { looksLikePermissionDenied, reasonFor } from '../types.js';
 import type { FamilyJudgement } from './inbound.js';
 import { judgeFamily, openPorts } from './inbound.js';
 import { describeSources, type Source } from './linux-sources.js';
@@ -22,6 +20,8 @@ import { parseIptablesSave } from './parse-iptables.js';
 import type { NftRuleset } from './parse-nft.js';
 import { parseNftRuleset } from './parse-nft.js';
 import { parseFirewalldState, parseUfwStatus } from './parse-ufw.js';
+import type { Read } from './read-source.js';
+import { read } from './read-source.js';
 import type { Table } from './ruleset.js';
 
 export const NFT = ['/usr/sbin/nft', '/sbin/nft'];
@@ -31,14 +31,9 @@ const IPTABLES_NFT = ['/usr/sbin/iptables-nft', '/sbin/iptables-nft'];
 const IP6TABLES_NFT = ['/usr/sbin/ip6tables-nft', '/sbin/ip6tables-nft'];
 const UFW = ['/usr/sbin/ufw', '/sbin/ufw'];
 const FIREWALL_CMD = ['/usr/bin/firewall-cmd', '/bin/firewall-cmd'];
-const IP = ['/usr/sbin/ip', '/sbin/ip', '/bin/ip'];
+const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'];
 /** Tables iptables-nft can print; nat has no filtering hook. */
 const IPTABLES_TABLES = new Set(['filter', 'mangle', 'raw', 'security']);
-
-export type Read<T> =
-  | { state: 'read'; value: T }
-  | { state: 'absent' }
-  | { state: 'unreadable'; reason: NonNullable<FirewallComponent['reason']>; detail: string };
 
 export const linuxFirewall: Probe<'firewall'> = {
   check: 'firewall',
@@ -67,7 +62,9 @@ export const linuxFirewall: Probe<'firewall'> = {
       components.push({
         name: 'ufw',
         enabled: ufw.value.active,
-        detail: ufw.value.active ? `active, default ${ufw.value.defaultIncoming ?? '?'} incoming` : 'inactive',
+        detail: ufw.value.active
+          ? `active, default ${ufw.value.defaultIncoming ?? '?'} incoming`
+          : 'inactive',
       });
     } else if (ufw.state === 'unreadable') {
       managers.push({ name: 'ufw', enabled: null, detail: ufw.detail, reason: ufw.reason });
@@ -86,7 +83,9 @@ export const linuxFirewall: Probe<'firewall'> = {
     if (readable.length > 0) {
       const judge = (family: 'ipv4' | 'ipv6'): FamilyJudgement =>
         judgeFamily(family, {
-          tables: readable.flatMap((s) => (s.read.state === 'read' && s.families.includes(family) ? s.read.value : [])),
+          tables: readable.flatMap((s) =>
+            s.read.state === 'read' && s.families.includes(family) ? s.read.value : [],
+          ),
           unreadable: sources
             .filter((s) => s.read.state === 'unreadable' && s.families.includes(family))
             .map((s) => `${s.name} (${s.read.state === 'unreadable' ? s.read.detail : ''})`),
@@ -171,36 +170,4 @@ async function resolveOpaqueTables(ctx: ProbeContext, ruleset: NftRuleset): Prom
     if (r.state === 'read') replaced.set(`${family} ${table}`, r.value);
   }
   return { state: 'read', value: ruleset.tables.map((t) => replaced.get(t.name) ?? t) };
-}
-
-export async function read<T>(
-  ctx: ProbeContext,
-  commands: string[],
-  args: string[],
-  parse: (o: Extract<CommandOutcome, { ok: true }>) => T,
-  okExitCodes: number[] = [0],
-): Promise<Read<T>> {
-  const outcome = await ctx.runFirst(commands, args);
-  const name = commands[0]?.split('/').pop() ?? '';
-  if (!outcome.ok) {
-    if (outcome.error === 'command_missing') return { state: 'absent' };
-    return { state: 'unreadable', reason: reasonFor(outcome.error), detail: `${name}: ${outcome.detail}` };
-  }
-  if (!okExitCodes.includes(outcome.exitCode ?? -1)) {
-    const message = `${outcome.stderr} ${outcome.stdout}`.trim();
-    if (looksLikePermissionDenied(message)) {
-      return { state: 'unreadable', reason: 'insufficient_privilege', detail: `${name} needs root or CAP_NET_ADMIN` };
-    }
-    return {
-      state: 'unreadable',
-      reason: 'unexpected_output',
-      detail: `${name} exited with ${outcome.exitCode}: ${message.slice(0, 160)}`,
-    };
-  }
-  try {
-    return { state: 'read', value: parse(outcome) };
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    return { state: 'unreadable', reason: 'unexpected_output', detail: `${name}: ${message.slice(0, 160)}` };
-  }
 }

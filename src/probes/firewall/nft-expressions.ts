@@ -36,7 +36,14 @@ const NON_MATCHING_STATEMENTS = new Set([
   'map',
 ]);
 
-const SERVICES: Record<string, number> = { ssh: 22, http: 80, https: 443, domain: 53, bootps: 67, bootpc: 68 };
+const SERVICES: Record<string, number> = {
+  ssh: 22,
+  http: 80,
+  https: 443,
+  domain: 53,
+  bootps: 67,
+  bootpc: 68,
+};
 
 export function verdictFromNft(e: Json): Verdict | undefined {
   if (!e || typeof e !== 'object') return undefined;
@@ -59,7 +66,12 @@ export function vmapEntries(vmap: Json, lookup: Lookup): { conditions: Condition
   const data = vmap.data;
   const entries = typeof data === 'string' ? lookup(data) : (data as Json | undefined)?.set;
   if (!Array.isArray(entries)) {
-    return [{ conditions: [{ kind: 'maybe', what: 'a verdict map' }], verdict: { kind: 'unknown', what: 'a verdict map' } }];
+    return [
+      {
+        conditions: [{ kind: 'maybe', what: 'a verdict map' }],
+        verdict: { kind: 'unknown', what: 'a verdict map' },
+      },
+    ];
   }
   const out: { conditions: Condition[]; verdict: Verdict }[] = [];
   for (const entry of entries) {
@@ -131,7 +143,8 @@ function matchConditions(op: string, left: Json, right: unknown, lookup: Lookup)
 
 /** Set references, anonymous sets, lists and scalars, flattened. */
 function expand(right: unknown, lookup: Lookup): unknown[] {
-  if (typeof right === 'string' && right.startsWith('@')) return (lookup(right) ?? []).flatMap((v) => expand(v, lookup));
+  if (typeof right === 'string' && right.startsWith('@'))
+    return (lookup(right) ?? []).flatMap((v) => expand(v, lookup));
   if (Array.isArray(right)) return right.flatMap((v) => expand(v, lookup));
   const set = (right as Json | null)?.set;
   if (Array.isArray(set)) return set.flatMap((v) => expand(v, lookup));
@@ -148,7 +161,8 @@ function impliedByPart(part: Json): Condition[] {
   const out: Condition[] = [];
   const family = FAMILY_OF_PROTOCOL[protocol];
   if (family) out.push({ kind: 'family', family });
-  if (protocol !== 'ip' && protocol !== 'ip6' && protocol !== 'th') out.push({ kind: 'proto', protos: [protocol], negate: false });
+  if (protocol !== 'ip' && protocol !== 'ip6' && protocol !== 'th')
+    out.push({ kind: 'proto', protos: [protocol], negate: false });
   return out;
 }
 
@@ -200,8 +214,11 @@ function metaConditions(key: string, values: unknown[], negate: boolean): Condit
       return [{ kind: 'proto', protos: protocols(values), negate }];
     case 'nfproto':
     case 'protocol': {
-      const fams = values.map((v) => (v === 'ipv4' || v === 'ip' ? 'ipv4' : v === 'ipv6' || v === 'ip6' ? 'ipv6' : 'other'));
-      if (fams.length === 1 && fams[0] !== 'other' && !negate) return [{ kind: 'family', family: fams[0] as Family }];
+      const fams = values.map((v) =>
+        v === 'ipv4' || v === 'ip' ? 'ipv4' : v === 'ipv6' || v === 'ip6' ? 'ipv6' : 'other',
+      );
+      if (fams.length === 1 && fams[0] !== 'other' && !negate)
+        return [{ kind: 'family', family: fams[0] as Family }];
       if (fams.length === 1 && fams[0] !== 'other' && negate) {
         return [{ kind: 'family', family: fams[0] === 'ipv4' ? 'ipv6' : 'ipv4' }];
       }
@@ -213,9 +230,14 @@ function metaConditions(key: string, values: unknown[], negate: boolean): Condit
       return [{ kind: 'iface', names, negate }];
     }
     case 'iiftype':
-      return values.every((v) => v === 'loopback') ? decided(false, negate) : [{ kind: 'maybe', what: 'meta iiftype' }];
+      return values.every((v) => v === 'loopback')
+        ? decided(false, negate)
+        : [{ kind: 'maybe', what: 'meta iiftype' }];
     case 'mark':
-      return decided(values.some((v) => v === 0), negate);
+      return decided(
+        values.some((v) => v === 0),
+        negate,
+      );
     case 'pkttype':
       return decided(values.includes('host'), negate);
     case 'secpath':
@@ -236,7 +258,10 @@ function ctConditions(key: string, values: unknown[], negate: boolean): Conditio
     case 'direction':
       return decided(values.includes('original'), negate);
     case 'mark':
-      return decided(values.some((v) => v === 0), negate);
+      return decided(
+        values.some((v) => v === 0),
+        negate,
+      );
     default:
       return [{ kind: 'maybe', what: `ct ${key}` }];
   }
@@ -256,13 +281,17 @@ function maskConditions(operands: unknown[], values: unknown[], negate: boolean)
   const [inner, mask] = operands as [Json, unknown];
   const maskBits = bits(mask);
   const wanted = values.map(bits);
-  if (maskBits === undefined || wanted.some((w) => w === undefined)) return [{ kind: 'maybe', what: 'a bitwise match' }];
+  if (maskBits === undefined || wanted.some((w) => w === undefined))
+    return [{ kind: 'maybe', what: 'a bitwise match' }];
   const meta = (inner?.meta as Json | undefined)?.key ?? (inner?.ct as Json | undefined)?.key;
   if (meta === 'mark') return decided(wanted.includes(0 & maskBits), negate);
   const payload = inner?.payload as Json | undefined;
   if (payload?.protocol === 'tcp' && payload.field === 'flags') {
     const syn = TCP_FLAGS.syn ?? 2;
-    return [{ kind: 'proto', protos: ['tcp'], negate: false }, ...decided(wanted.includes(syn & maskBits), negate)];
+    return [
+      { kind: 'proto', protos: ['tcp'], negate: false },
+      ...decided(wanted.includes(syn & maskBits), negate),
+    ];
   }
   if (meta === 'state') return [{ kind: 'maybe', what: 'a bitwise ct state match' }];
   return [{ kind: 'maybe', what: 'a bitwise match' }];
@@ -284,7 +313,8 @@ function ports(values: unknown[]): PortSet | undefined {
   const ranges: PortRange[] = [];
   for (const v of values) {
     if (typeof v === 'number') ranges.push([v, v]);
-    else if (typeof v === 'string' && SERVICES[v] !== undefined) ranges.push([SERVICES[v] ?? 0, SERVICES[v] ?? 0]);
+    else if (typeof v === 'string' && SERVICES[v] !== undefined)
+      ranges.push([SERVICES[v] ?? 0, SERVICES[v] ?? 0]);
     else if (typeof v === 'string' && /^\d+$/.test(v)) ranges.push([Number(v), Number(v)]);
     else {
       const range = (v as Json | null)?.range;
@@ -307,6 +337,7 @@ function isWholeSpace(v: unknown): boolean {
 }
 
 function isNotGlobalUnicast(v: unknown): boolean {
-  const addr = typeof v === 'string' ? v : String(((v as Json | null)?.prefix as Json | undefined)?.addr ?? '');
+  const addr =
+    typeof v === 'string' ? v : String(((v as Json | null)?.prefix as Json | undefined)?.addr ?? '');
   return NOT_GLOBAL_UNICAST.test(addr);
 }

@@ -114,7 +114,9 @@ function rulesFrom(expr: Json[], lookup: (set: string) => unknown[] | undefined)
   }
   // An xt expression nft printed as null may have been the rule's target.
   if (expr.some((e) => e && typeof e === 'object' && 'xt' in e && !e.xt)) {
-    return [{ conditions, verdict: { kind: 'unknown', what: 'an iptables-nft target nft does not describe' } }];
+    return [
+      { conditions, verdict: { kind: 'unknown', what: 'an iptables-nft target nft does not describe' } },
+    ];
   }
   return [{ conditions, verdict: { kind: 'none' } }];
 }
