@@ -39,7 +39,28 @@ if (!available) console.warn('skipping the firewall traffic oracle: needs root a
 
 interface Case {
   name: string;
+  /** Destination ports the ruleset's text names, read here independently of the agent. */
+  named: number[];
   load(pair: NamespacePair): Promise<void>;
+}
+
+/**
+ * Every destination port a ruleset names (`dport 22`, `dport { 53, 67-68 }`, `--dport 1000:2000`,
+ * `--dports 80,443`), ranges by their ends and middle, so a port the agent wrongly calls closed is
+ * probed too, not only the ones it calls open.
+ */
+function namedPorts(text: string): number[] {
+  const ports = new Set<number>();
+  const re = /(?:dports?|--dports?|port=)\s*(?:!=\s*)?(\{[^}]*\}|[\d,:-]+)/g;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    for (const part of (m[1] ?? '').replace(/[{}]/g, '').split(',')) {
+      const [lo, hi] = part.trim().split(/[:-]/).map(Number);
+      if (lo === undefined || !Number.isInteger(lo)) continue;
+      const top = hi !== undefined && Number.isInteger(hi) ? hi : lo;
+      for (const p of [lo, Math.floor((lo + top) / 2), top]) if (p > 0 && p <= 65535) ports.add(p);
+    }
+  }
+  return [...ports];
 }
 
 function corpus(): Case[] {
@@ -49,6 +70,7 @@ function corpus(): Case[] {
   for (const f of files.filter((x) => x.endsWith('.nft'))) {
     cases.push({
       name: f,
+      named: namedPorts(text(f)),
       load: (pair) => pair.exec('/usr/sbin/nft', ['-f', '-'], text(f)).then(() => undefined),
     });
   }
@@ -59,6 +81,12 @@ function corpus(): Case[] {
     for (const backend of ['nft', 'legacy'] as const) {
       cases.push({
         name: `${base} (iptables-${backend})`,
+        named: namedPorts(
+          [`${base}.iptables`, `${base}.ip6tables`]
+            .filter((f) => files.includes(f))
+            .map(text)
+            .join('\n'),
+        ),
         async load(pair) {
           if (files.includes(`${base}.iptables`)) {
             await pair.exec(`/usr/sbin/iptables-${backend}-restore`, [], text(`${base}.iptables`));
@@ -96,13 +124,16 @@ function claimedOpen(o: FirewallObservation): Record<string, PortSet> {
   return out;
 }
 
-/** Fixed ports plus, from what the agent calls open, all of it when few, else FEW_PORTS + 1 spread over it. */
-function probesFor(claimed: Record<string, PortSet>): Probe[] {
+/**
+ * Fixed ports, the ports the ruleset names, and from what the agent calls open all of it when few,
+ * else FEW_PORTS + 1 spread over it.
+ */
+function probesFor(claimed: Record<string, PortSet>, named: readonly number[]): Probe[] {
   const probes: Probe[] = [];
   for (const family of ['ipv4', 'ipv6'] as const) {
     for (const proto of ['tcp', 'udp'] as const) {
       const open = claimed[`${family}/${proto}`] ?? [];
-      const ports = new Set(FIXED_PORTS);
+      const ports = new Set([...FIXED_PORTS, ...named]);
       const list = open.flatMap(([lo, hi]) =>
         hi - lo < 64 ? range(lo, hi) : [lo, Math.floor((lo + hi) / 2), hi],
       );
@@ -131,7 +162,7 @@ async function runCase(c: Case): Promise<Outcome> {
       (v) => v.check === 'firewall',
     )?.code;
     const claimed = result.status === 'observed' ? claimedOpen(result.observation) : {};
-    const traffic = await sendProbes(pair, probesFor(claimed));
+    const traffic = await sendProbes(pair, probesFor(claimed, c.named));
     return { result, code, traffic, claimed };
   } finally {
     await pair.remove();
