@@ -12,6 +12,7 @@ import {
   parseStealthMode,
 } from '../../src/probes/firewall/parse-socketfilterfw.js';
 import { parseFirewalldState, parseUfwStatus } from '../../src/probes/firewall/parse-ufw.js';
+import { ufwTables } from '../../src/probes/firewall/ufw-ruleset.js';
 import { UnexpectedOutputError } from '../../src/probes/types.js';
 import { asArray } from '../../src/probes/windows/parse-native.js';
 import { fixture, fixtureJson } from '../helpers/fixtures.js';
@@ -312,7 +313,7 @@ describe('ufw and firewalld', () => {
   it('reads ufw active with default deny, and inactive', () => {
     expect(
       parseUfwStatus(fixture('linux/ufw/ubuntu-ufw-0.36-status-verbose-active-deny-incoming.txt')),
-    ).toEqual({ active: true, defaultIncoming: 'deny' });
+    ).toMatchObject({ active: true, defaultIncoming: 'deny' });
     expect(parseUfwStatus(fixture('linux/ufw/status-inactive.txt'))).toEqual({ active: false });
   });
   it('reads firewall-cmd --state', () => {
@@ -330,10 +331,66 @@ describe('ufw and firewalld', () => {
       ),
     ).toThrow(UnexpectedOutputError);
   });
+  it.each([
+    ['ufw-0.36.2-default-deny', true, { tcp: [], udp: [] }],
+    [
+      'ufw-0.36.2-allow-ssh-http-https',
+      true,
+      {
+        tcp: [
+          [22, 22],
+          [80, 80],
+          [443, 443],
+        ],
+        udp: [],
+      },
+    ],
+    ['ufw-0.36.2-limit-ssh', true, { tcp: [[22, 22]], udp: [] }],
+    ['ufw-0.36.2-allow-from-lan-only', true, { tcp: [], udp: [] }],
+    ['ufw-0.36.2-default-reject-deny-port', true, { tcp: [[53, 53]], udp: [[53, 53]] }],
+    ['ufw-0.36.2-allow-port-range-udp', false, undefined],
+    ['ufw-0.36.2-default-allow-incoming', false, undefined],
+  ])('ufw status verbose of %s is judged like a ruleset (filters: %p)', (name, filtered, open) => {
+    const tables = ufwTables(parseUfwStatus(fixture(`linux/ufw/${name}-status-verbose.txt`)));
+    for (const family of ['ipv4', 'ipv6'] as const) {
+      const j = judge(tables, family);
+      expect(j.filtered).toBe(filtered);
+      if (open) expect(j.open).toEqual(open);
+    }
+  });
+  it('ufw 0.36 on Ubuntu (published output): 22 and 443 open on both protocols', () => {
+    const tables = ufwTables(
+      parseUfwStatus(fixture('linux/ufw/ubuntu-ufw-0.36-status-verbose-active-deny-incoming.txt')),
+    );
+    expect(judge(tables)).toMatchObject({
+      filtered: true,
+      open: {
+        tcp: [
+          [22, 22],
+          [443, 443],
+        ],
+        udp: [
+          [22, 22],
+          [443, 443],
+        ],
+      },
+    });
+  });
+  it('a ufw rule line it cannot read is refused', () => {
+    const text = fixture('linux/ufw/ufw-0.36.2-limit-ssh-status-verbose.txt').replace(
+      'LIMIT IN',
+      'PERMIT IN',
+    );
+    expect(() => parseUfwStatus(text)).toThrow(UnexpectedOutputError);
+  });
   it('reads ufw 0.36.2 status verbose recorded here', () => {
     expect(parseUfwStatus(fixture('linux/ufw/ufw-0.36.2-limit-ssh-status-verbose.txt'))).toEqual({
       active: true,
       defaultIncoming: 'deny',
+      rules: [
+        { to: '22/tcp', action: 'limit', direction: 'in', from: 'Anywhere', v6: false },
+        { to: '22/tcp', action: 'limit', direction: 'in', from: 'Anywhere', v6: true },
+      ],
     });
     expect(
       parseUfwStatus(fixture('linux/ufw/ufw-0.36.2-default-allow-incoming-status-verbose.txt')),

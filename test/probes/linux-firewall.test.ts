@@ -128,10 +128,47 @@ describe('Linux firewall probe on recorded outputs', () => {
   it('an unreadable nft with an accepting legacy table is unknown, not off', async () => {
     const result = await probe(
       commands({
-        nft: cmd(NFT, ['-j', 'list', 'ruleset'], '', { stderr: 'Operation not permitted', exitCode: 1 }),
+        nft: cmd(NFT, ['-j', 'list', 'ruleset'], '', {
+          stderr: fixture('linux/nft/debian-12-nft-1.0.6-j-list-ruleset-as-nobody-stderr.txt'),
+          exitCode: 1,
+        }),
       }),
     );
     expect(result).toMatchObject({ status: 'unknown', reason: 'insufficient_privilege' });
+  });
+
+  it("no ruleset readable: ufw's own listing is judged by the same rules, open ports included", async () => {
+    const result = await probe(
+      commands({
+        nft: cmd(NFT, ['-j', 'list', 'ruleset'], '', {
+          stderr: fixture('linux/nft/debian-12-nft-1.0.6-j-list-ruleset-as-nobody-stderr.txt'),
+          exitCode: 1,
+        }),
+        legacy4: cmd('/usr/sbin/iptables-legacy', ['-S'], '', {
+          stderr: fixture('linux/iptables/debian-12-iptables-legacy-1.8.9-S-as-nobody-stderr.txt'),
+          exitCode: 4,
+        }),
+        legacy6: undefined,
+        ufw: cmd(
+          '/usr/sbin/ufw',
+          ['status', 'verbose'],
+          fixture('linux/ufw/ufw-0.36.2-allow-ssh-http-https-status-verbose.txt'),
+        ),
+      }),
+    );
+    expect(result).toMatchObject({
+      status: 'observed',
+      observation: { enabled: true, ipv4: true, ipv6: true },
+    });
+    if (result.status !== 'observed') return;
+    expect(result.observation.openPorts?.map((p) => `${p.family} ${p.protocol}/${p.port}`)).toEqual([
+      'ipv4 tcp/22',
+      'ipv4 tcp/80',
+      'ipv4 tcp/443',
+      'ipv6 tcp/22',
+      'ipv6 tcp/80',
+      'ipv6 tcp/443',
+    ]);
   });
 
   it('the OCI image rules through iptables-nft: on for IPv4 with TCP 22 open, IPv6 unfiltered', async () => {

@@ -5,7 +5,8 @@
  * rules; iptables-nft tables whose matches nft does not describe are read again through
  * `iptables-nft -S`) and iptables-legacy, which nft cannot see. The interfaces carrying the
  * default routes say where the world arrives. Reading rulesets needs root or CAP_NET_ADMIN;
- * without any, ufw or firewalld reporting themselves active is taken as their word.
+ * without any, ufw's listing of its rules (judged the same way) or firewalld reporting itself
+ * running is taken as their word.
  *
  * Each source is read on its own: one that cannot be read or parsed degrades only what it
  * decides, with its reason, and never throws past the probe.
@@ -23,6 +24,7 @@ import { parseFirewalldState, parseUfwStatus } from './parse-ufw.js';
 import type { Read } from './read-source.js';
 import { read } from './read-source.js';
 import type { Table } from './ruleset.js';
+import { ufwTables } from './ufw-ruleset.js';
 
 export const NFT = ['/usr/sbin/nft', '/sbin/nft'];
 const IPTABLES_LEGACY = ['/usr/sbin/iptables-legacy', '/sbin/iptables-legacy'];
@@ -118,13 +120,24 @@ export const linuxFirewall: Probe<'firewall'> = {
         components,
       });
     }
-    // No ruleset could be read: only a firewall manager's own word is left.
-    const managerOn =
-      (ufw.state === 'read' && ufw.value.active && ufw.value.defaultIncoming !== 'allow') ||
-      (firewalld.state === 'read' && firewalld.value);
-    // A manager that that could not be read matters only here, where nothing else decides.
+    // No ruleset could be read: only a firewall manager's own word is left, read by the same rules.
+    // A manager that could not be read matters only here, where nothing else decides.
     components.push(...managers);
-    if (managerOn) return ctx.observed({ enabled: true, components });
+    if (ufw.state === 'read' && ufw.value.active) {
+      const tables = ufwTables(ufw.value);
+      const v4 = judgeFamily('ipv4', { tables, unreadable: [], worldInterfaces: world.ipv4 });
+      const v6 = judgeFamily('ipv6', { tables, unreadable: [], worldInterfaces: world.ipv6 });
+      if (v4.filtered === true && v6.filtered !== null) {
+        return ctx.observed({
+          enabled: true,
+          ipv4: true,
+          ipv6: v6.filtered,
+          openPorts: openPorts([v4, v6]),
+          components,
+        });
+      }
+    }
+    if (firewalld.state === 'read' && firewalld.value) return ctx.observed({ enabled: true, components });
     const unreadable = [nft, legacy4, ufw, firewalld].filter(
       (r): r is Extract<typeof r, { state: 'unreadable' }> => r.state === 'unreadable',
     );
