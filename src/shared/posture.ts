@@ -114,6 +114,15 @@ export interface FirewallComponent {
   reason?: UnknownReason;
 }
 
+/** A port (or range) that unsolicited connections from the world reach while the firewall filters. */
+export interface OpenPort {
+  family: 'ipv4' | 'ipv6';
+  protocol: 'tcp' | 'udp';
+  port: number;
+  /** Last port of a range; absent for a single port. */
+  endPort?: number;
+}
+
 export interface FirewallObservation {
   /** Whether inbound traffic is filtered, as far as was observed. */
   enabled: boolean;
@@ -122,6 +131,11 @@ export interface FirewallObservation {
   blockAll?: boolean;
   ipv4?: boolean;
   ipv6?: boolean;
+  /**
+   * Linux: the ports unsolicited new connections from the world reach, per address family that
+   * could be decided (at most a few in a filtered family; docs/checks.md). Absent when not known.
+   */
+  openPorts?: OpenPort[];
   components: FirewallComponent[];
 }
 

@@ -1,150 +1,186 @@
 /**
- * Linux firewall: what actually filters inbound traffic. The nftables ruleset (which also holds
- * iptables-nft rules, ufw's and firewalld's) is authoritative when readable; iptables-legacy rules,
- * which nft cannot see, are added. Reading either needs root or CAP_NET_ADMIN; without it, ufw or
- * firewalld reporting themselves active is taken as their word, and otherwise the answer is unknown.
+ * Linux firewall: whether unsolicited new connections from the world are filtered, per address
+ * family, and which ports they still reach (docs/checks.md, "Firewall"). The kernel's rulesets
+ * decide: nftables (`nft -j list ruleset`, which also holds iptables-nft, ufw's and firewalld's
+ * rules; iptables-nft tables whose matches nft does not describe are read again through
+ * `iptables-nft -S`) and iptables-legacy, which nft cannot see. The interfaces carrying the
+ * default routes say where the world arrives. Reading rulesets needs root or CAP_NET_ADMIN;
+ * without any, ufw's listing of its rules (judged the same way) or firewalld reporting itself
+ * running is taken as their word.
+ *
+ * Each source is read on its own: one that cannot be read or parsed degrades only what it
+ * decides, with its reason, and never throws past the probe.
  */
 import type { FirewallComponent } from '../../shared/posture.js';
-import type { CommandOutcome } from '../host.js';
 import type { Probe, ProbeContext } from '../types.js';
-import { looksLikePermissionDenied, reasonFor, UnexpectedOutputError } from '../types.js';
+import type { FamilyJudgement } from './inbound.js';
+import { judgeFamily, openPorts } from './inbound.js';
+import { describeSources, type Source } from './linux-sources.js';
+import { parseDefaultRouteDevices } from './parse-ip-route.js';
 import { parseIptablesSave } from './parse-iptables.js';
+import type { NftRuleset } from './parse-nft.js';
 import { parseNftRuleset } from './parse-nft.js';
 import { parseFirewalldState, parseUfwStatus } from './parse-ufw.js';
+import type { Read } from './read-source.js';
+import { read } from './read-source.js';
+import type { Table } from './ruleset.js';
+import { ufwTables } from './ufw-ruleset.js';
 
 export const NFT = ['/usr/sbin/nft', '/sbin/nft'];
 const IPTABLES_LEGACY = ['/usr/sbin/iptables-legacy', '/sbin/iptables-legacy'];
 const IP6TABLES_LEGACY = ['/usr/sbin/ip6tables-legacy', '/sbin/ip6tables-legacy'];
+const IPTABLES_NFT = ['/usr/sbin/iptables-nft', '/sbin/iptables-nft'];
+const IP6TABLES_NFT = ['/usr/sbin/ip6tables-nft', '/sbin/ip6tables-nft'];
 const UFW = ['/usr/sbin/ufw', '/sbin/ufw'];
 const FIREWALL_CMD = ['/usr/bin/firewall-cmd', '/bin/firewall-cmd'];
-
-type Read<T> =
-  | { state: 'read'; value: T }
-  | { state: 'absent' }
-  | { state: 'unreadable'; reason: FirewallComponent['reason']; detail: string };
+const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'];
+/** Tables iptables-nft can print; nat has no filtering hook. */
+const IPTABLES_TABLES = new Set(['filter', 'mangle', 'raw', 'security']);
 
 export const linuxFirewall: Probe<'firewall'> = {
   check: 'firewall',
   platform: 'linux',
   async collect(ctx) {
-    try {
-      const [nft, legacy4, legacy6, ufw, firewalld] = await Promise.all([
-        read(ctx, NFT, ['-j', 'list', 'ruleset'], (o) => parseNftRuleset(o.stdout)),
-        read(ctx, IPTABLES_LEGACY, ['-S'], (o) => parseIptablesSave(o.stdout)),
-        read(ctx, IP6TABLES_LEGACY, ['-S'], (o) => parseIptablesSave(o.stdout)),
-        read(ctx, UFW, ['status', 'verbose'], (o) => parseUfwStatus(o.stdout)),
-        read(ctx, FIREWALL_CMD, ['--state'], (o) => parseFirewalldState(o.stdout), [0, 252]),
-      ]);
-      const components: FirewallComponent[] = [];
-      const authoritative = nft.state === 'read' || legacy4.state === 'read';
-      let ipv4 = false;
-      let ipv6 = false;
-      if (nft.state === 'read') {
-        ipv4 ||= nft.value.ipv4;
-        ipv6 ||= nft.value.ipv6;
-        const chains = nft.value.inputChains.length
-          ? nft.value.inputChains.join('; ')
-          : 'no input-hook chain';
-        components.push({ name: 'nftables', enabled: nft.value.ipv4 || nft.value.ipv6, detail: chains });
-      }
-      if (legacy4.state === 'read' && (legacy4.value.rules > 0 || legacy4.value.policy !== 'ACCEPT')) {
-        ipv4 ||= legacy4.value.filters;
-        components.push({
-          name: 'iptables-legacy',
-          enabled: legacy4.value.filters,
-          detail: `INPUT policy ${legacy4.value.policy}, ${legacy4.value.rules} rules`,
-        });
-      }
-      if (legacy6.state === 'read' && (legacy6.value.rules > 0 || legacy6.value.policy !== 'ACCEPT')) {
-        ipv6 ||= legacy6.value.filters;
-        components.push({
-          name: 'ip6tables-legacy',
-          enabled: legacy6.value.filters,
-          detail: `INPUT policy ${legacy6.value.policy}, ${legacy6.value.rules} rules`,
-        });
-      }
-      if (ufw.state === 'read') {
-        components.push({
-          name: 'ufw',
-          enabled: ufw.value.active,
-          detail: ufw.value.active
-            ? `active, default ${ufw.value.defaultIncoming ?? '?'} incoming`
-            : 'inactive',
-        });
-      }
-      if (firewalld.state === 'read') {
-        components.push({
-          name: 'firewalld',
-          enabled: firewalld.value,
-          detail: firewalld.value ? 'running' : 'not running',
-        });
-      }
-      if (authoritative) {
-        return ctx.observed({ enabled: ipv4, ipv4, ipv6, components });
-      }
-      // No ruleset could be read: only a firewall manager's own word is left.
-      const managerOn =
-        (ufw.state === 'read' && ufw.value.active && ufw.value.defaultIncoming !== 'allow') ||
-        (firewalld.state === 'read' && firewalld.value);
-      if (managerOn) {
-        return ctx.observed({ enabled: true, components });
-      }
-      const unreadable = [nft, legacy4, ufw].filter(
-        (r): r is Extract<typeof r, { state: 'unreadable' }> => r.state === 'unreadable',
-      );
-      if (unreadable.length > 0) {
-        const first = unreadable[0];
-        return ctx.unknown(
-          first?.reason ?? 'insufficient_privilege',
-          `the firewall ruleset could not be read (${unreadable.map((u) => u.detail).join('; ')})`,
-        );
-      }
-      if (
-        nft.state === 'absent' &&
-        legacy4.state === 'absent' &&
-        ufw.state === 'absent' &&
-        firewalld.state === 'absent'
-      ) {
-        return ctx.unknown(
-          'command_missing',
-          'neither nft, iptables-legacy, ufw nor firewall-cmd is installed, so the kernel ruleset cannot be read',
-        );
-      }
-      return ctx.observed({ enabled: false, ipv4: false, ipv6: false, components });
-    } catch (error) {
-      if (error instanceof UnexpectedOutputError) return ctx.unknown('unexpected_output', error.message);
-      throw error;
+    const [nft, legacy4, legacy6, ufw, firewalld, route4, route6] = await Promise.all([
+      read(ctx, NFT, ['-j', 'list', 'ruleset'], (o) => parseNftRuleset(o.stdout)),
+      read(ctx, IPTABLES_LEGACY, ['-S'], (o) => parseIptablesSave(o.stdout, 'ipv4', 'iptables-legacy')),
+      read(ctx, IP6TABLES_LEGACY, ['-S'], (o) => parseIptablesSave(o.stdout, 'ipv6', 'ip6tables-legacy')),
+      read(ctx, UFW, ['status', 'verbose'], (o) => parseUfwStatus(o.stdout)),
+      // Stopped firewalld prints "not running" on stderr and exits 252.
+      read(ctx, FIREWALL_CMD, ['--state'], (o) => parseFirewalldState(`${o.stdout}\n${o.stderr}`), [0, 252]),
+      read(ctx, IP, ['-j', 'route', 'show', 'default'], (o) => parseDefaultRouteDevices(o.stdout)),
+      read(ctx, IP, ['-j', '-6', 'route', 'show', 'default'], (o) => parseDefaultRouteDevices(o.stdout)),
+    ]);
+    const nftTables: Read<Table[]> = nft.state === 'read' ? await resolveOpaqueTables(ctx, nft.value) : nft;
+    const sources: Source[] = [
+      { name: 'nftables', families: ['ipv4', 'ipv6'], read: nftTables },
+      { name: 'iptables-legacy', families: ['ipv4'], read: asTables(legacy4) },
+      { name: 'ip6tables-legacy', families: ['ipv6'], read: asTables(legacy6) },
+    ];
+    const world = { ipv4: devices(route4), ipv6: devices(route6) };
+    const components = describeSources(sources, world);
+    const managers: FirewallComponent[] = [];
+    if (ufw.state === 'read') {
+      components.push({
+        name: 'ufw',
+        enabled: ufw.value.active,
+        detail: ufw.value.active
+          ? `active, default ${ufw.value.defaultIncoming ?? '?'} incoming`
+          : 'inactive',
+      });
+    } else if (ufw.state === 'unreadable') {
+      managers.push({ name: 'ufw', enabled: null, detail: ufw.detail, reason: ufw.reason });
     }
+    if (firewalld.state === 'read') {
+      components.push({
+        name: 'firewalld',
+        enabled: firewalld.value,
+        detail: firewalld.value ? 'running' : 'not running',
+      });
+    } else if (firewalld.state === 'unreadable') {
+      managers.push({ name: 'firewalld', enabled: null, detail: firewalld.detail, reason: firewalld.reason });
+    }
+
+    const readable = sources.filter((s) => s.read.state === 'read');
+    if (readable.length > 0) {
+      const judge = (family: 'ipv4' | 'ipv6'): FamilyJudgement =>
+        judgeFamily(family, {
+          tables: readable.flatMap((s) =>
+            s.read.state === 'read' && s.families.includes(family) ? s.read.value : [],
+          ),
+          unreadable: sources
+            .filter((s) => s.read.state === 'unreadable' && s.families.includes(family))
+            .map((s) => `${s.name} (${s.read.state === 'unreadable' ? s.read.detail : ''})`),
+          worldInterfaces: world[family],
+        });
+      const v4 = judge('ipv4');
+      const v6 = judge('ipv6');
+      if (v4.filtered === false) {
+        return ctx.observed({
+          enabled: false,
+          ipv4: false,
+          ...(v6.filtered === null ? {} : { ipv6: v6.filtered }),
+          openPorts: openPorts([v4, v6].filter((j) => j.filtered !== null)),
+          components,
+        });
+      }
+      const undecided = [v4, v6].find((j) => j.filtered === null);
+      if (undecided) {
+        const reason = sources.find((s) => s.read.state === 'unreadable');
+        return ctx.unknown(
+          reason?.read.state === 'unreadable' ? reason.read.reason : 'unexpected_output',
+          undecided.why ?? 'the firewall ruleset could not be decided',
+        );
+      }
+      return ctx.observed({
+        enabled: true,
+        ipv4: true,
+        ipv6: v6.filtered === true,
+        openPorts: openPorts([v4, v6]),
+        components,
+      });
+    }
+    // No ruleset could be read: only a firewall manager's own word is left, read by the same rules.
+    // A manager that could not be read matters only here, where nothing else decides.
+    components.push(...managers);
+    if (ufw.state === 'read' && ufw.value.active) {
+      const tables = ufwTables(ufw.value);
+      const v4 = judgeFamily('ipv4', { tables, unreadable: [], worldInterfaces: world.ipv4 });
+      const v6 = judgeFamily('ipv6', { tables, unreadable: [], worldInterfaces: world.ipv6 });
+      if (v4.filtered === true && v6.filtered !== null) {
+        return ctx.observed({
+          enabled: true,
+          ipv4: true,
+          ipv6: v6.filtered,
+          openPorts: openPorts([v4, v6]),
+          components,
+        });
+      }
+    }
+    if (firewalld.state === 'read' && firewalld.value) return ctx.observed({ enabled: true, components });
+    const unreadable = [nft, legacy4, ufw, firewalld].filter(
+      (r): r is Extract<typeof r, { state: 'unreadable' }> => r.state === 'unreadable',
+    );
+    const first = unreadable[0];
+    if (first) {
+      return ctx.unknown(
+        first.reason,
+        `the firewall ruleset could not be read (${unreadable.map((u) => u.detail).join('; ')})`,
+      );
+    }
+    if (firewalld.state === 'read' || ufw.state === 'read') {
+      return ctx.observed({ enabled: false, ipv4: false, ipv6: false, components });
+    }
+    return ctx.unknown(
+      'command_missing',
+      'neither nft, iptables-legacy, ufw nor firewall-cmd is installed, so the kernel ruleset cannot be read',
+    );
   },
 };
 
-async function read<T>(
-  ctx: ProbeContext,
-  commands: string[],
-  args: string[],
-  parse: (o: Extract<CommandOutcome, { ok: true }>) => T,
-  okExitCodes: number[] = [0],
-): Promise<Read<T>> {
-  const outcome = await ctx.runFirst(commands, args);
-  const name = commands[0]?.split('/').pop() ?? '';
-  if (!outcome.ok) {
-    if (outcome.error === 'command_missing') return { state: 'absent' };
-    return { state: 'unreadable', reason: reasonFor(outcome.error), detail: `${name}: ${outcome.detail}` };
+/** The interfaces of the default routes; undefined (any non-loopback interface) when unknown or none. */
+function devices(route: Read<string[]>): string[] | undefined {
+  return route.state === 'read' && route.value.length > 0 ? route.value : undefined;
+}
+
+function asTables(r: Read<Table>): Read<Table[]> {
+  return r.state === 'read' ? { state: 'read', value: [r.value] } : r;
+}
+
+/**
+ * iptables-nft tables whose matches `nft -j` shows without options are read again through
+ * `iptables-nft -t <table> -S`. If that fails, the nft reading keeps those matches as undecided,
+ * so the verdict becomes unknown rather than a guess when they matter.
+ */
+async function resolveOpaqueTables(ctx: ProbeContext, ruleset: NftRuleset): Promise<Read<Table[]>> {
+  const replaced = new Map<string, Table>();
+  for (const { family, table } of ruleset.opaqueTables) {
+    if (!IPTABLES_TABLES.has(table)) continue;
+    const ipv6 = family === 'ip6';
+    const r = await read(ctx, ipv6 ? IP6TABLES_NFT : IPTABLES_NFT, ['-t', table, '-S'], (o) =>
+      parseIptablesSave(o.stdout, ipv6 ? 'ipv6' : 'ipv4', `${family} ${table} (iptables-nft)`),
+    );
+    if (r.state === 'read') replaced.set(`${family} ${table}`, r.value);
   }
-  if (!okExitCodes.includes(outcome.exitCode ?? -1)) {
-    const message = `${outcome.stderr} ${outcome.stdout}`.trim();
-    if (looksLikePermissionDenied(message)) {
-      return {
-        state: 'unreadable',
-        reason: 'insufficient_privilege',
-        detail: `${name} needs root or CAP_NET_ADMIN`,
-      };
-    }
-    return {
-      state: 'unreadable',
-      reason: 'unexpected_output',
-      detail: `${name} exited with ${outcome.exitCode}: ${message.slice(0, 160)}`,
-    };
-  }
-  return { state: 'read', value: parse(outcome) };
+  return { state: 'read', value: ruleset.tables.map((t) => replaced.get(t.name) ?? t) };
 }

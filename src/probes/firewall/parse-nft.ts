@@ -1,108 +1,129 @@
 /**
- * `nft -j list ruleset` (libnftables JSON, json_schema_version 1):
- *   {"nftables": [{"metainfo": {...}}, {"table": {...}}, {"chain": {"family": "inet", "table": "filter",
- *    "name": "input", "type": "filter", "hook": "input", "prio": 0, "policy": "drop"}}, {"rule": {"family",
- *    "table", "chain", "expr": [{"match": {...}}, {"counter": {...}}, {"drop": null}]}}]}
- * Sample: nftables 1.0.6 on Debian 12 (this machine).
+ * `nft -j list ruleset` (libnftables JSON, json_schema_version 1) into the ruleset model.
+ *   {"nftables": [{"metainfo": {...}}, {"table": {...}}, {"set": {"family": "inet", "table": "t",
+ *    "name": "s", "type": "inet_service", "elem": [22, 80]}}, {"chain": {"family": "inet", "table":
+ *    "filter", "name": "input", "type": "filter", "hook": "input", "prio": 0, "policy": "drop"}},
+ *   {"rule": {"family", "table", "chain", "expr": [{"match": {"op": "==", "left": {"payload":
+ *    {"protocol": "tcp", "field": "dport"}}, "right": 22}}, {"counter": {...}}, {"accept": null}]}}]}
+ * Sample: nftables 1.0.6 on Debian 12 (this machine); 0.9.3 on RHEL 8 and 1.0.2 on Ubuntu 22.04
+ * print the same shapes (fixtures).
  *
- * Does it filter unsolicited inbound traffic? Every base chain on the input hook sees each packet,
- * so a family is filtered when any of its input chains ends, for traffic no earlier rule accepted,
- * in drop or reject: the chain policy is drop, or an unconditional drop/reject rule (or a jump to a
- * chain that ends so) comes before any unconditional accept. A lone "ct state invalid drop" is
- * conditional and does not make a firewall. In a jumped-to chain, a conditional return before the
- * drop lets traffic escape it, so such a chain does not count as dropping.
+ * Rules written by iptables-nft (the `iptables` of Debian 11+, Ubuntu 22.04+, RHEL 8+) show the
+ * matches nft cannot express as `{"xt": {"type": "match", "name": "recent"}}` with no options, and
+ * targets as `{"xt": {"type": "target", "name": "REJECT"}}`. A target's name is enough (REJECT,
+ * DROP, LOG…); a match's is not, so a table holding one is reported in `opaqueTables` and the probe
+ * reads that table again through `iptables-nft -S`, which prints the options. nft 1.0.2 (Ubuntu
+ * 22.04) prints each xt expression as `{"xt": null}`, match or target alike: the same applies.
  */
 import { UnexpectedOutputError } from '../types.js';
+import { conditionsFromNft, verdictFromNft, vmapEntries } from './nft-expressions.js';
+import type { Chain, Condition, Family, Rule, Table } from './ruleset.js';
 
-export interface ChainVerdicts {
-  ipv4: boolean;
-  ipv6: boolean;
-  /** Input-hook base chains seen, as "family table/chain: outcome". */
-  inputChains: string[];
+export interface NftRuleset {
+  tables: Table[];
+  /** Tables (family ip/ip6) whose rules hold iptables-nft matches nft -j does not describe. */
+  opaqueTables: { family: 'ip' | 'ip6'; table: string }[];
 }
 
-type Expr = Record<string, unknown>;
-interface Chain {
-  family: string;
-  table: string;
-  name: string;
-  hook?: string;
-  type?: string;
-  policy?: string;
-  rules: Expr[][];
-}
+type Json = Record<string, unknown>;
 
-const NON_CONDITIONS = new Set(['counter', 'log', 'comment', 'limit-not-used']);
-const VERDICTS = new Set(['accept', 'drop', 'reject', 'jump', 'goto', 'return', 'continue', 'queue']);
+const FAMILIES: Record<string, Family[]> = { ip: ['ipv4'], ip6: ['ipv6'], inet: ['ipv4', 'ipv6'] };
 
-export function parseNftRuleset(text: string): ChainVerdicts {
+export function parseNftRuleset(text: string): NftRuleset {
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch {
     throw new UnexpectedOutputError('nft did not print JSON');
   }
-  const items = (data as { nftables?: unknown })?.nftables;
+  const items = (data as { nftables?: unknown } | null)?.nftables;
   if (!Array.isArray(items)) throw new UnexpectedOutputError('nft JSON has no "nftables" array');
-  const chains = new Map<string, Chain>();
-  const key = (family: string, table: string, name: string) => `${family}\u0000${table}\u0000${name}`;
-  for (const item of items) {
-    const chain = (item as { chain?: Record<string, unknown> })?.chain;
-    if (chain) {
-      const c: Chain = {
+  const tables = new Map<string, Table & { opaque: boolean; family: string; table: string }>();
+  const sets = new Map<string, unknown[]>();
+  const key = (family: unknown, table: unknown) => `${String(family)} ${String(table)}`;
+  for (const item of items as Json[]) {
+    const set = (item?.set ?? item?.map) as Json | undefined;
+    if (set && Array.isArray(set.elem)) {
+      sets.set(`${key(set.family, set.table)} @${String(set.name)}`, set.elem as unknown[]);
+    }
+    const chain = item?.chain as Json | undefined;
+    if (!chain) continue;
+    const families = FAMILIES[String(chain.family)];
+    if (!families) continue;
+    const k = key(chain.family, chain.table);
+    let table = tables.get(k);
+    if (!table) {
+      table = {
+        name: k,
+        families,
+        chains: new Map(),
+        opaque: false,
         family: String(chain.family),
         table: String(chain.table),
-        name: String(chain.name),
-        rules: [],
       };
-      if (typeof chain.hook === 'string') c.hook = chain.hook;
-      if (typeof chain.type === 'string') c.type = chain.type;
-      if (typeof chain.policy === 'string') c.policy = chain.policy;
-      chains.set(key(c.family, c.table, c.name), c);
+      tables.set(k, table);
     }
-  }
-  for (const item of items) {
-    const rule = (item as { rule?: Record<string, unknown> })?.rule;
-    if (!rule) continue;
-    const chain = chains.get(key(String(rule.family), String(rule.table), String(rule.chain)));
-    if (!chain) throw new UnexpectedOutputError(`nft rule refers to an unknown chain ${String(rule.chain)}`);
-    chain.rules.push(Array.isArray(rule.expr) ? (rule.expr as Expr[]) : []);
-  }
-  const outcome = (chain: Chain, depth: number): 'drop' | 'accept' | 'fallthrough' => {
-    if (depth > 16) return 'fallthrough';
-    for (const expr of chain.rules) {
-      const conditional = expr.some((e) =>
-        Object.keys(e).some((k) => !VERDICTS.has(k) && !NON_CONDITIONS.has(k)),
-      );
-      const verdict = expr.map((e) => Object.keys(e).find((k) => VERDICTS.has(k))).find(Boolean);
-      // Some traffic may leave this chain early; a drop further down no longer holds for all of it.
-      if (conditional && verdict === 'return' && depth > 0) return 'fallthrough';
-      if (conditional) continue;
-      if (verdict === 'drop' || verdict === 'reject') return 'drop';
-      if (verdict === 'accept') return 'accept';
-      if (verdict === 'return') return 'fallthrough';
-      if (verdict === 'jump' || verdict === 'goto') {
-        const target = (expr.find((e) => verdict in e)?.[verdict] as { target?: string } | undefined)?.target;
-        const next = target === undefined ? undefined : chains.get(key(chain.family, chain.table, target));
-        const result = next ? outcome(next, depth + 1) : 'fallthrough';
-        if (result !== 'fallthrough') return result;
-        if (verdict === 'goto') return 'fallthrough';
-      }
+    const c: Chain = { name: String(chain.name), rules: [] };
+    const hook = chain.hook;
+    if (chain.type === 'filter' && (hook === 'input' || hook === 'prerouting')) {
+      c.hook = hook;
+      c.policy = chain.policy === 'drop' ? 'drop' : 'accept';
     }
-    return 'fallthrough';
+    table.chains.set(c.name, c);
+  }
+  for (const item of items as Json[]) {
+    const rule = item?.rule as Json | undefined;
+    if (!rule || !FAMILIES[String(rule.family)]) continue;
+    const k = key(rule.family, rule.table);
+    const table = tables.get(k);
+    const chain = table?.chains.get(String(rule.chain));
+    if (!table || !chain) {
+      throw new UnexpectedOutputError(`nft rule refers to an unknown chain ${String(rule.chain)}`);
+    }
+    const expr = Array.isArray(rule.expr) ? (rule.expr as Json[]) : [];
+    const lookup = (name: string) => sets.get(`${k} ${name}`);
+    if (expr.some(isOpaqueXt)) table.opaque = true;
+    chain.rules.push(...rulesFrom(expr, lookup));
+  }
+  const list = [...tables.values()];
+  return {
+    tables: list.map(({ name, families, chains }) => ({ name, families, chains })),
+    opaqueTables: list
+      .filter((t) => t.opaque && (t.family === 'ip' || t.family === 'ip6'))
+      .map((t) => ({ family: t.family as 'ip' | 'ip6', table: t.table })),
   };
-  const result: ChainVerdicts = { ipv4: false, ipv6: false, inputChains: [] };
-  for (const chain of chains.values()) {
-    if (chain.hook !== 'input' || (chain.type !== undefined && chain.type !== 'filter')) continue;
-    if (!['ip', 'ip6', 'inet'].includes(chain.family)) continue;
-    const end = outcome(chain, 0);
-    const drops = end === 'drop' || (end === 'fallthrough' && chain.policy === 'drop');
-    result.inputChains.push(
-      `${chain.family} ${chain.table}/${chain.name}: ${drops ? 'drops unsolicited traffic' : 'accepts unsolicited traffic'}`,
-    );
-    if (!drops) continue;
-    if (chain.family !== 'ip6') result.ipv4 = true;
-    if (chain.family !== 'ip') result.ipv6 = true;
+}
+
+/**
+ * One nft rule: its matches and statements in order, up to the first verdict. A verdict map
+ * (`ct state vmap { established : accept, invalid : drop }`) becomes one rule per entry; the
+ * entries exclude each other, so their order does not matter.
+ */
+function rulesFrom(expr: Json[], lookup: (set: string) => unknown[] | undefined): Rule[] {
+  const conditions: Condition[] = [];
+  for (const e of expr) {
+    const verdict = verdictFromNft(e);
+    if (verdict) return [{ conditions, verdict }];
+    if (e && typeof e === 'object' && 'vmap' in e) {
+      return vmapEntries(e.vmap as Json, lookup).map(({ conditions: extra, verdict: v }) => ({
+        conditions: [...conditions, ...extra],
+        verdict: v,
+      }));
+    }
+    conditions.push(...conditionsFromNft(e, lookup));
   }
-  return result;
+  // An xt expression nft printed as null may have been the rule's target.
+  if (expr.some((e) => e && typeof e === 'object' && 'xt' in e && !e.xt)) {
+    return [
+      { conditions, verdict: { kind: 'unknown', what: 'an iptables-nft target nft does not describe' } },
+    ];
+  }
+  return [{ conditions, verdict: { kind: 'none' } }];
+}
+
+/** An iptables-nft match nft shows without its options, or an xt expression it shows as null. */
+function isOpaqueXt(e: Json): boolean {
+  if (!e || typeof e !== 'object' || !('xt' in e)) return false;
+  const xt = e.xt as Json | null;
+  return !xt || xt.type === 'match';
 }
