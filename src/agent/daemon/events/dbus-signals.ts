@@ -61,6 +61,12 @@ export interface DbusSignalOptions {
   callTimeoutMs?: number;
   minRetryMs?: number;
   maxRetryMs?: number;
+  /**
+   * How often to ask the bus whether the connection still lives (org.freedesktop.DBus.GetId).
+   * The library reports a stream error but not a clean end of the connection (the bus
+   * restarted), so without this a dead connection would look alive for ever.
+   */
+  healthMs?: number;
 }
 
 export function dbusSignalSource(options: DbusSignalOptions): EventSource & { connected(): boolean } {
@@ -70,6 +76,8 @@ export function dbusSignalSource(options: DbusSignalOptions): EventSource & { co
   const callTimeout = options.callTimeoutMs ?? 5_000;
   const minRetry = options.minRetryMs ?? 1_000;
   const maxRetry = options.maxRetryMs ?? 60_000;
+  const healthMs = options.healthMs ?? 30_000;
+  let healthTimer: unknown;
   let bus: MessageBus | undefined;
   let retryTimer: unknown;
   let delay = minRetry;
@@ -99,13 +107,27 @@ export function dbusSignalSource(options: DbusSignalOptions): EventSource & { co
       }
       ready = true;
       delay = minRetry;
+      scheduleHealthCheck(current);
     } catch (error) {
       fail(current, `cannot subscribe: ${String(error)}`);
     }
   }
 
+  function scheduleHealthCheck(current: MessageBus): void {
+    healthTimer = timers.setTimeout(() => {
+      healthTimer = undefined;
+      if (bus !== current) return;
+      call(current, 'GetId', '', []).then(
+        () => scheduleHealthCheck(current),
+        (error: unknown) => fail(current, `bus not answering: ${String(error)}`),
+      );
+    }, healthMs);
+  }
+
   function fail(which: MessageBus, detail: string): void {
     if (bus !== which) return; // an old connection's late error
+    if (healthTimer !== undefined) timers.clearTimeout(healthTimer);
+    healthTimer = undefined;
     ready = false;
     bus = undefined;
     which.disconnect();
@@ -181,7 +203,9 @@ export function dbusSignalSource(options: DbusSignalOptions): EventSource & { co
       running = false;
       ready = false;
       if (retryTimer !== undefined) timers.clearTimeout(retryTimer);
+      if (healthTimer !== undefined) timers.clearTimeout(healthTimer);
       retryTimer = undefined;
+      healthTimer = undefined;
       bus?.disconnect();
       bus = undefined;
     },
