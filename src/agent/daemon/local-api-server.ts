@@ -34,7 +34,7 @@ import {
   pathVersion,
   SUPPORTED_LOCAL_API_VERSIONS,
 } from '../../shared/local-api.js';
-import { LocalApiFailure } from './errors.js';
+import { DaemonError, LocalApiFailure } from './errors.js';
 import type { PeerIdentity, ResolvePeer } from './peer-credentials.js';
 import { createTokenBuckets } from './rate-limit.js';
 import { assertSafeSocketDir, clearStaleSocket, setSocketAccess } from './socket-path.js';
@@ -120,6 +120,15 @@ interface RequestContext {
 }
 
 async function listenOnSocket(server: Server, options: LocalApiServerOptions): Promise<void> {
+  if (/^\\\\[.?]\\pipe\\/i.test(options.socketPath)) {
+    // node:http could listen on a named pipe, but with the default security descriptor (read-only
+    // for Everyone: unprivileged clients cannot write) and no way to learn the client's identity.
+    // Both need native code (docs/local-api.md, "Windows"); refuse rather than run half-safe.
+    throw new DaemonError(
+      'ERR_TRANSPORT_UNSUPPORTED',
+      `named pipes are not supported yet: ${options.socketPath}`,
+    );
+  }
   await assertSafeSocketDir(options.socketPath);
   await clearStaleSocket(options.socketPath);
   await new Promise<void>((resolve, reject) => {

@@ -16,7 +16,7 @@
  * process when its creator hands it over.
  * Needs root (or CAP_SYS_PTRACE) to see other users' /proc/<pid>/fd: the daemon runs as root.
  */
-import { fstat } from 'node:fs';
+import { accessSync, constants, fstat } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import type { CommandOutcome, CommandRequest } from '../../probes/host.js';
@@ -31,6 +31,18 @@ export interface LinuxPeerOptions {
   ssPath: string;
   /** Root of procfs; /proc on a real machine. */
   procRoot?: string;
+}
+
+/** The first `ss` that exists, or undefined (then every peer is unidentified). */
+export function findSs(paths: readonly string[] = SS_PATHS): string | undefined {
+  return paths.find((path) => {
+    try {
+      accessSync(path, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }
 
 export function linuxPeerResolver(options: LinuxPeerOptions): ResolvePeer {

@@ -10,6 +10,7 @@ import { execCommand } from '../../../src/probes/exec.js';
 import { createLocalApiServer, type LocalApiHandlers } from '../../../src/agent/daemon/local-api-server.js';
 import { linuxPeerResolver } from '../../../src/agent/daemon/peer-credentials-linux.js';
 import { rootIsAdministrator } from '../../../src/agent/daemon/peer-credentials.js';
+import { peerResolverFor } from '../../../src/agent/daemon/peer-resolver.js';
 import { LocalApiFailure } from '../../../src/agent/daemon/errors.js';
 import type { DaemonStatus } from '../../../src/shared/local-api.js';
 import {
@@ -299,5 +300,45 @@ describeReal('local API over a Unix socket', () => {
     });
     await expect(unsafe.listen()).rejects.toMatchObject({ code: 'ERR_SOCKET_DIR_UNSAFE' });
     await chmod(dir, 0o755);
+  });
+});
+
+describe('local API where peers cannot be identified', () => {
+  it('an unidentified peer (macOS, Windows until their helpers exist) may read status but is never an administrator', async () => {
+    const dir = await mkdtemp(join(tmpdir(), `pa-api-${process.pid}-`));
+    const socketPath = join(dir, 'api.sock');
+    const recorded = recordingHandlers();
+    const server = createLocalApiServer({
+      socketPath,
+      resolvePeer: peerResolverFor('darwin', execCommand),
+      isAdministrator: rootIsAdministrator,
+      handlers: recorded.handlers,
+    });
+    await server.listen();
+    try {
+      const status = await callApi(socketPath, 'GET', '/v1/status');
+      expect(statusResponseSchema.parse(status.body).caller).toEqual({ uid: null, administrator: false });
+      const enroll = await callApi(
+        socketPath,
+        'POST',
+        '/v1/admin/enroll',
+        JSON.stringify({ apiVersion: 1, token: 't' }),
+      );
+      expect(errorCode(enroll)).toBe('forbidden');
+      expect(recorded.calls).toEqual([]);
+    } finally {
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a Windows named pipe path with ERR_TRANSPORT_UNSUPPORTED', async () => {
+    const server = createLocalApiServer({
+      socketPath: '\\\\.\\pipe\\posture-agent',
+      resolvePeer: peerResolverFor('win32', execCommand),
+      isAdministrator: rootIsAdministrator,
+      handlers: recordingHandlers().handlers,
+    });
+    await expect(server.listen()).rejects.toMatchObject({ code: 'ERR_TRANSPORT_UNSUPPORTED' });
   });
 });
