@@ -81,7 +81,10 @@ export function createLocalApiServer(options: LocalApiServerOptions): LocalApiSe
     maxStreams: limits.maxStreams,
     maxStreamsPerKey: limits.maxStreamsPerUser,
   });
-  const context: RequestContext = { options, limits, peers, rechecks, streams };
+  // The peer is looked up when its first request arrives (not on connect), at most a few at a time,
+  // and remembered for the connection: a flood of connections cannot start a flood of lookups.
+  const resolvePeer = limitConcurrency(options.resolvePeer, MAX_PEER_LOOKUPS);
+  const context: RequestContext = { options, limits, peers, rechecks, streams, resolvePeer };
   const server = createServer(
     {
       maxHeaderSize: limits.maxHeaderBytes,
@@ -97,9 +100,7 @@ export function createLocalApiServer(options: LocalApiServerOptions): LocalApiSe
     },
   );
   server.maxConnections = limits.maxConnections;
-  server.on('connection', (socket: Socket) => {
-    peers.set(socket, options.resolvePeer(socket));
-  });
+
   server.on('clientError', (_error, socket: Socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
     else socket.destroy();
@@ -111,7 +112,10 @@ export function createLocalApiServer(options: LocalApiServerOptions): LocalApiSe
   };
 }
 
+const MAX_PEER_LOOKUPS = 4;
+
 interface RequestContext {
+  resolvePeer: ResolvePeer;
   options: LocalApiServerOptions;
   limits: typeof LOCAL_API_LIMITS;
   peers: WeakMap<Socket, Promise<PeerIdentity>>;
@@ -172,7 +176,12 @@ async function handleRequest(
     return sendError(response, 'method_not_allowed', `${request.method} is not allowed on ${path}`);
   if (!endpoint) return sendError(response, 'unknown_endpoint', `no endpoint ${path}`);
 
-  const identity = await (context.peers.get(request.socket) ?? context.options.resolvePeer(request.socket));
+  let lookup = context.peers.get(request.socket);
+  if (!lookup) {
+    lookup = context.resolvePeer(request.socket);
+    context.peers.set(request.socket, lookup);
+  }
+  const identity = await lookup;
   const caller: Caller = {
     uid: identity.identified ? identity.uid : null,
     administrator: context.options.isAdministrator(identity),
@@ -337,4 +346,20 @@ function sendError(
 ): void {
   const body: LocalApiError = { apiVersion: LOCAL_API_VERSION, error: code, message, ...extra };
   sendJson(response, LOCAL_API_ERROR_STATUS[code], body, close);
+}
+
+/** Runs at most `max` lookups at once; the others wait their turn. */
+function limitConcurrency(resolve: ResolvePeer, max: number): ResolvePeer {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async (socket) => {
+    if (active >= max) await new Promise<void>((r) => waiting.push(r));
+    active++;
+    try {
+      return await resolve(socket);
+    } finally {
+      active--;
+      waiting.shift()?.();
+    }
+  };
 }
