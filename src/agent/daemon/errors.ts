@@ -9,8 +9,6 @@ export type DaemonErrorCode =
   | 'ERR_SOCKET_IN_USE'
   /** The local API transport does not exist on this OS (yet). */
   | 'ERR_TRANSPORT_UNSUPPORTED'
-  /** An event source could not start (its program, bus or path is missing or refused). */
-  | 'ERR_EVENT_SOURCE_FAILED'
   /** A schedule entry is not a valid cron expression, or names an unknown check. */
   | 'ERR_SCHEDULE_INVALID';
 
