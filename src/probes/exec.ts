@@ -161,3 +161,94 @@ async function resolveOnPath(program: string, path: string): Promise<string | un
   }
   return undefined;
 }
+
+/** A long-running process whose stdout is read line by line (event sources such as `nft monitor`). */
+export interface LineStreamRequest {
+  /** Absolute path of the executable. Never a shell. */
+  command: string;
+  args: readonly string[];
+  /** A longer stdout line kills the process (exit reported as output_too_large). Default 64 KiB. */
+  maxLineBytes?: number;
+  onLine: (line: string) => void;
+  /** Called once when the process has ended, for whatever reason, unless stop() ended it. */
+  onExit: (outcome: LineStreamExit) => void;
+}
+
+export type LineStreamExit =
+  | { ok: true; exitCode: number | null; signal: string | null; stderr: string }
+  | { ok: false; error: Extract<CommandOutcome, { ok: false }>['error']; detail: string };
+
+export interface LineStream {
+  readonly pid: number | undefined;
+  /** Kills the process (SIGTERM, then SIGKILL after 2 s) and waits for it to end. */
+  stop(): Promise<void>;
+}
+
+export function streamLines(request: LineStreamRequest): LineStream {
+  const maxLine = request.maxLineBytes ?? 64 * 1024;
+  let stopped = false;
+  let exited = false;
+  const report = (outcome: LineStreamExit) => {
+    if (exited) return;
+    exited = true;
+    if (!stopped) request.onExit(outcome);
+  };
+  if (!isAbsolute(request.command)) {
+    queueMicrotask(() =>
+      report({
+        ok: false,
+        error: 'spawn_failed',
+        detail: `refusing to run "${request.command}": not an absolute path`,
+      }),
+    );
+    return { pid: undefined, stop: async () => undefined };
+  }
+  const child = spawn(request.command, [...request.args], {
+    shell: false,
+    windowsHide: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: commandEnv(),
+  });
+  const ended = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  let partial = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8');
+  child.stdout?.on('data', (chunk: string) => {
+    partial += chunk;
+    let newline = partial.indexOf('\n');
+    while (newline >= 0) {
+      const line = partial.slice(0, newline);
+      partial = partial.slice(newline + 1);
+      request.onLine(line);
+      newline = partial.indexOf('\n');
+    }
+    if (Buffer.byteLength(partial) > maxLine) {
+      child.kill('SIGKILL');
+      report({
+        ok: false,
+        error: 'output_too_large',
+        detail: `${request.command} printed a line over ${maxLine} bytes`,
+      });
+    }
+  });
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
+    if (stderr.length < 8192) stderr += chunk.slice(0, 8192 - stderr.length);
+  });
+  child.on('error', (error) => {
+    const outcome = spawnError(request.command, error);
+    if (!outcome.ok) report({ ok: false, error: outcome.error, detail: outcome.detail });
+  });
+  child.on('close', (code, signal) => report({ ok: true, exitCode: code, signal: signal ?? null, stderr }));
+  return {
+    pid: child.pid,
+    async stop() {
+      stopped = true;
+      if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+      child.kill('SIGTERM');
+      const force = setTimeout(() => child.kill('SIGKILL'), 2_000);
+      await ended;
+      clearTimeout(force);
+    },
+  };
+}

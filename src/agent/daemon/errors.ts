@@ -1,0 +1,34 @@
+import { PostureError } from '../../shared/errors.js';
+import type { LocalApiErrorCode } from '../../shared/local-api.js';
+
+/** Failures of the daemon's building blocks. Stable codes, documented in docs/daemon.md. */
+export type DaemonErrorCode =
+  /** The socket's folder can be written by others: anyone could swap the socket for their own. */
+  | 'ERR_SOCKET_DIR_UNSAFE'
+  /** Another process answers on the socket path: a second daemon is running. */
+  | 'ERR_SOCKET_IN_USE'
+  /** The local API transport does not exist on this OS (yet). */
+  | 'ERR_TRANSPORT_UNSUPPORTED'
+  /** A schedule entry is not a valid cron expression, or names an unknown check. */
+  | 'ERR_SCHEDULE_INVALID';
+
+export class DaemonError extends PostureError {
+  declare readonly code: DaemonErrorCode;
+
+  constructor(code: DaemonErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
+/**
+ * What a local API handler throws to answer with one of the API's own error codes
+ * (e.g. `unavailable` while the daemon is still starting). Any other error is answered as
+ * `unavailable` with a generic message: never a stack trace.
+ */
+export class LocalApiFailure extends PostureError {
+  declare readonly code: LocalApiErrorCode;
+
+  constructor(code: LocalApiErrorCode, message: string) {
+    super(code, message);
+  }
+}

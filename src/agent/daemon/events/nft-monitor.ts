@@ -1,0 +1,101 @@
+/**
+ * nftables ruleset changes, from `nft monitor` (a long-running process, started through the exec
+ * module). Every line it prints is one change the kernel announced on the NFNLGRP_NFTABLES
+ * netlink group (add/delete of a table, chain, rule, set or element); a ruleset load prints a
+ * burst, which the debouncer coalesces. The content is not trusted for the verdict: a line only
+ * says "re-probe the firewall", the probe reads the ruleset itself.
+ *
+ * Sample (nftables 1.0.6, Debian 12, test/fixtures/linux/nft/debian-12-nft-monitor-*.txt):
+ *   add table inet f
+ *   add chain inet f input { type filter hook input priority filter; policy drop; }
+ *   # new generation 2 by process 8855 (nft)
+ *   delete table inet f
+ * Each change line triggers (the "# new generation" comment closing a transaction is not relied
+ * on: not every nft version prints it); the debouncer turns a burst into one re-probe.
+ * Needs CAP_NET_ADMIN (the daemon runs as root). When nft exits, it is restarted with a growing
+ * delay (1 s … 60 s); polling covers the gap.
+ */
+import { streamLines, type LineStream, type LineStreamExit } from '../../../probes/exec.js';
+import type { EventSource, ProblemListener, Timers, TriggerListener } from './trigger.js';
+import { realTimers } from './trigger.js';
+
+export const NFT_PATH = '/usr/sbin/nft';
+
+export interface NftMonitorOptions {
+  /** The program and arguments; default `/usr/sbin/nft monitor`. Tests prefix `ip netns exec`. */
+  command?: string;
+  args?: readonly string[];
+  onTrigger: TriggerListener;
+  onProblem?: ProblemListener;
+  now?: () => Date;
+  timers?: Timers;
+  minRestartMs?: number;
+  maxRestartMs?: number;
+}
+
+export function nftMonitorSource(options: NftMonitorOptions): EventSource {
+  const command = options.command ?? NFT_PATH;
+  const args = options.args ?? ['monitor'];
+  const timers = options.timers ?? realTimers;
+  const now = options.now ?? (() => new Date());
+  const minRestart = options.minRestartMs ?? 1_000;
+  const maxRestart = options.maxRestartMs ?? 60_000;
+  let stream: LineStream | undefined;
+  let restartTimer: unknown;
+  let delay = minRestart;
+  let running = false;
+
+  function launch(): void {
+    stream = streamLines({ command, args, onLine, onExit });
+  }
+  function onLine(line: string): void {
+    const text = nftMonitorChange(line);
+    if (text === undefined) return;
+    delay = minRestart; // it works: the next failure starts the backoff anew
+    options.onTrigger({
+      source: 'firewall_ruleset',
+      checks: ['firewall'],
+      at: now().toISOString(),
+      detail: `nft: ${text.slice(0, 200)}`,
+    });
+  }
+  function onExit(outcome: LineStreamExit): void {
+    stream = undefined;
+    if (!running) return;
+    const detail = outcome.ok
+      ? `nft monitor exited (code ${outcome.exitCode}, signal ${outcome.signal}): ${outcome.stderr.trim().slice(0, 200)}`
+      : `${outcome.error}: ${outcome.detail}`;
+    options.onProblem?.({
+      source: 'nft-monitor',
+      code: 'exited',
+      detail: `${detail}; restarting in ${delay} ms`,
+    });
+    restartTimer = timers.setTimeout(() => {
+      restartTimer = undefined;
+      if (running) launch();
+    }, delay);
+    delay = Math.min(maxRestart, delay * 2);
+  }
+  return {
+    name: 'nft-monitor',
+    async start() {
+      if (running) return;
+      running = true;
+      launch();
+    },
+    async stop() {
+      running = false;
+      if (restartTimer !== undefined) timers.clearTimeout(restartTimer);
+      restartTimer = undefined;
+      await stream?.stop();
+      stream = undefined;
+    },
+  };
+}
+
+/** The change a `nft monitor` line announces, or undefined for a comment or blank line. Pure. */
+export function nftMonitorChange(line: string): string | undefined {
+  const text = line.trim();
+  if (!text || text.startsWith('#')) return undefined;
+  return text;
+}
