@@ -108,6 +108,32 @@ describe('Linux firewall probe on recorded outputs', () => {
     });
   });
 
+  it('firewalld running with no readable ruleset is unknown, never on (its trusted zone accepts everything)', async () => {
+    const running = cmd(
+      '/usr/bin/firewall-cmd',
+      ['--state'],
+      fixture('linux/firewall-cmd/state-running.txt'),
+    );
+    const noRuleset = {
+      nft: undefined,
+      legacy4: undefined,
+      legacy6: undefined,
+      nft4: undefined,
+      nft6: undefined,
+      ufw: undefined,
+    };
+    const result = await probe(commands({ ...noRuleset, firewalld: running }));
+    expect(result).toMatchObject({ status: 'unknown', reason: 'not_in_capture' });
+    const unprivileged = await probe(
+      commands({
+        ...noRuleset,
+        nft: cmd(NFT, ['-j', 'list', 'ruleset'], '{"nftables": [{"metainfo": '),
+        firewalld: running,
+      }),
+    );
+    expect(unprivileged).toMatchObject({ status: 'unknown', reason: 'unexpected_output' });
+  });
+
   it('nft printing garbage leaves the decision to iptables-legacy, with the reason kept', async () => {
     const drop = fixture('linux/iptables/debian-12-iptables-legacy-1.8.9-S-input-policy-drop.txt');
     const result = await probe(

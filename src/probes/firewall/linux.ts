@@ -137,11 +137,18 @@ export const linuxFirewall: Probe<'firewall'> = {
         });
       }
     }
-    if (firewalld.state === 'read' && firewalld.value) return ctx.observed({ enabled: true, components });
     const unreadable = [nft, legacy4, ufw, firewalld].filter(
       (r): r is Extract<typeof r, { state: 'unreadable' }> => r.state === 'unreadable',
     );
     const first = unreadable[0];
+    // firewalld running says nothing about what its zones let in (its trusted zone accepts
+    // everything): without a readable ruleset that is no observation of filtering.
+    if (firewalld.state === 'read' && firewalld.value) {
+      return ctx.unknown(
+        first?.reason ?? 'command_missing',
+        `firewalld is running, but the ruleset it loaded could not be read${first ? ` (${unreadable.map((u) => u.detail).join('; ')})` : ''}`,
+      );
+    }
     if (first) {
       return ctx.unknown(
         first.reason,
