@@ -1,13 +1,15 @@
 /** `posture key …`, `posture attest`, `posture headers`, `posture run`: presenting this device. */
 import type { Command } from 'commander';
 import { createAttestor, INSTALL_DIR } from '../agent/attestor.js';
-import { enrollDevice, sendRotation } from '../agent/enroll.js';
+import { enrollDevice, readEnrollment, sendRotation } from '../agent/enroll.js';
+import { EnrollError } from '../agent/enroll-errors.js';
 import { loadConfig } from '../agent/config.js';
 import { postureHeaders } from '../attest/headers.js';
 import { PostureError } from '../shared/errors.js';
 import { ATTESTATION_HEADER, PROOF_HEADER } from '../shared/claims.js';
 import { KeyError } from '../keys/errors.js';
-import { loadDeviceKey, readKeyState, rotateDeviceKey } from '../keys/manager.js';
+import { finishRotation, loadDeviceKey, readKeyState, rotateDeviceKey } from '../keys/manager.js';
+import type { DeviceKey } from '../keys/types.js';
 import { keyManagerDeps } from '../keys/select.js';
 import { runAttached } from '../probes/exec.js';
 
@@ -57,17 +59,21 @@ export function registerPresentCommands(program: Command): void {
     });
   key
     .command('rotate')
-    .description('make a new device key; the old key signs the new key\u2019s thumbprint, then is deleted')
+    .description(
+      'make a new device key; the old key signs the new key\u2019s thumbprint and is deleted once the verifier has the new key',
+    )
     .option(
       '--force-new',
-      'the current key is lost: make a new one without a rotation statement (the device must enroll again)',
+      'the current key is lost or revoked: make a new one without a rotation statement (the device must enroll again)',
     )
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean; forceNew?: boolean }) => {
       const config = loadConfig();
       const deps = keyManagerDeps(config, INSTALL_DIR);
       const result = await rotateDeviceKey(deps, { forceNew: opts.forceNew === true });
-      // An enrolled device tells its verifier at once; if that fails, the statement waits in the key state.
+      const enrolled = (await readEnrollment(config.stateDir)) !== undefined;
+      // An enrolled device tells its verifier at once; the old key is kept until the verifier has the
+      // new one (or, with --force-new, until the device enrolled again).
       const sent = result.statement
         ? await sendRotation({
             key: result.active,
@@ -75,22 +81,36 @@ export function registerPresentCommands(program: Command): void {
             keyStatePath: deps.statePath,
           }).catch((error: unknown) => {
             process.stderr.write(
-              `posture: the verifier was not told yet (${(error as Error).message}); re-enroll if this persists.\n`,
+              `posture: the verifier was not told yet (${(error as Error).message}); the previous key is kept until it is. Enroll again if this persists.\n`,
             );
             return false;
           })
         : false;
+      const kept =
+        !enrolled || sent
+          ? await finishRotation(deps)
+          : ((await readKeyState(deps.statePath))?.retired ?? []);
       const info = {
         previousKid: result.previous?.kid ?? null,
         kid: result.active.kid,
         protection: result.active.protection,
+        ref: result.active.ref,
         statement: result.statement ?? null,
         verifierUpdated: sent,
+        previousKeyKept: kept.some((r) => r.kid === result.previous?.kid),
       };
       print(
         opts.json,
         info,
-        `new key     ${result.active.kid} (${result.active.protection})${result.previous ? `\nreplaces    ${result.previous.kid} (signed rotation statement kept for the verifier)` : '\nno rotation statement: enroll this device again'}`,
+        [
+          `new key     ${result.active.kid} (${result.active.protection}) at ${result.active.ref}`,
+          result.previous
+            ? `replaces    ${result.previous.kid}${info.previousKeyKept ? ` (kept at ${result.previous.ref} until the verifier has the new key)` : ' (deleted)'}`
+            : '',
+          result.statement ? '' : enrolled ? 'no rotation statement: enroll this device again' : '',
+        ]
+          .filter(Boolean)
+          .join('\n'),
       );
     });
 
@@ -99,24 +119,45 @@ export function registerPresentCommands(program: Command): void {
     .description('enroll this device with a verifier, using a one-time token from IT')
     .requiredOption('--server <url>', 'the verifier URL, e.g. https://posture.example.com')
     .requiredOption('--token <token>', 'the one-time enrollment token')
+    .option(
+      '--new-key-if-revoked',
+      'when the verifier says this device key is revoked (and kept the token unused), make a new key and enroll it',
+    )
     .option('--json', 'print JSON')
-    .action(async (opts: { server: string; token: string; json?: boolean }) => {
+    .action(async (opts: { server: string; token: string; json?: boolean; newKeyIfRevoked?: boolean }) => {
       const config = loadConfig();
+      const deps = keyManagerDeps(config, INSTALL_DIR);
       const attestor = createAttestor(config);
       const [key, report] = await Promise.all([attestor.key(), attestor.collect()]);
       const os = report.checks.os_version;
-      const e = await enrollDevice({
-        server: opts.server,
-        token: opts.token,
-        key,
-        stateDir: config.stateDir,
-        inventory: report.device,
-        ...(os?.status === 'observed' ? { osName: os.observation.name } : {}),
+      const enroll = (k: DeviceKey) =>
+        enrollDevice({
+          server: opts.server,
+          token: opts.token,
+          key: k,
+          stateDir: config.stateDir,
+          inventory: report.device,
+          ...(os?.status === 'observed' ? { osName: os.observation.name } : {}),
+        });
+      let newKey = false;
+      const e = await enroll(key).catch(async (error: unknown) => {
+        const renew =
+          opts.newKeyIfRevoked &&
+          error instanceof EnrollError &&
+          error.code === 'ERR_DEVICE_REVOKED' &&
+          error.tokenUsed === false;
+        if (!renew) throw error;
+        const { active } = await rotateDeviceKey(deps, { forceNew: true });
+        process.stderr.write(`posture: key ${key.kid} is revoked; enrolling a new key ${active.kid}\n`);
+        newKey = true;
+        return enroll(active);
       });
+      // The verifier has the active key now: keys replaced earlier are no longer needed.
+      await finishRotation(deps);
       print(
         opts.json,
-        e,
-        `enrolled as ${e.deviceId} with ${e.server} (key ${e.kid}, ${key.protection}); status ${e.status}`,
+        { ...e, newKey },
+        `enrolled as ${e.deviceId} with ${e.server} (key ${e.kid}${newKey ? ', new' : ''}); status ${e.status}`,
       );
     });
 
