@@ -36,6 +36,9 @@ const settingsSchema = z
 
 export type Settings = z.output<typeof settingsSchema>;
 
+/** Every setting a configuration file may hold (docs/configuration.md lists each). */
+export const SETTING_NAMES = Object.keys(settingsSchema.shape) as (keyof Settings)[];
+
 export interface AgentConfig {
   policyFile?: string;
   cacheDir: string;
