@@ -32,7 +32,7 @@ program
     `
 Exit codes (an error message ends with its code, e.g. [ERR_KEYCHAIN_LOCKED]; with --json the error is
 also printed as JSON on stdout):
-${EXIT_MEANINGS.map(([code, meaning]) => `  ${String(code).padStart(2)}  ${meaning}`).join('\n')}
+${EXIT_MEANINGS.map(([code, meaning]) => `  ${String(code).padStart(2)}  ${wrapped(meaning, 92, 6)}`).join('\n')}
 Environment: POSTURE_POLICY, POSTURE_CACHE_DIR, POSTURE_CONFIG, POSTURE_PATCH_CACHE_TTL_MINUTES,\nPOSTURE_STATE_DIR, POSTURE_KEY_STORE, POSTURE_KEY_FILE, POSTURE_TPM_TCTI, POSTURE_AUDIENCE.
 Managed settings (/etc/posture-agent/managed.json on Linux) override all of them and --policy.`,
   );
@@ -75,6 +75,20 @@ program
   });
 
 registerPresentCommands(program);
+
+/** `text` in lines of at most `width` characters, continuation lines indented by `indent` spaces. */
+function wrapped(text: string, width: number, indent: number): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + word.length + 1 > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  lines.push(line);
+  return lines.join(`\n${' '.repeat(indent)}`);
+}
 
 /** Whether the command asked for JSON output: its errors are then JSON on stdout too. */
 let jsonOutput = false;

@@ -41,7 +41,8 @@ export function reportError(error: unknown, options: { json: boolean; quiet?: bo
 export function endQuietlyOnClosedPipes(): void {
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'EPIPE') return;
+      // EPIPE: the reader exited; ERR_STREAM_DESTROYED: a later write to that same closed stream.
+      if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') return;
       process.exitCode = EXIT.error;
       const other = stream === process.stdout ? process.stderr : process.stdout;
       if (other.writable)

@@ -39,6 +39,8 @@ describe('posture CLI', () => {
     expect(stdout).toMatch(/check/);
     expect(stdout).toMatch(/capture/);
     expect(stdout).toMatch(/Exit codes/);
+    for (const code of ['ERR_DEVICE_REVOKED', 'ERR_DEVICE_LOCKED', 'ERR_SERVER_URL_MISMATCH'])
+      expect(stdout).toContain(code);
   });
 
   it('check --json prints the documented schema and exits by the overall verdict', async () => {
