@@ -1,15 +1,13 @@
 /** `posture key …`, `posture attest`, `posture headers`, `posture run`: presenting this device. */
 import type { Command } from 'commander';
 import { createAttestor, INSTALL_DIR } from '../agent/attestor.js';
-import { enrollDevice, readEnrollment, sendRotation } from '../agent/enroll.js';
-import { EnrollError } from '../agent/enroll-errors.js';
+import { enrollThisDevice, rotateAndNotify } from '../agent/key-lifecycle.js';
 import { loadConfig } from '../agent/config.js';
 import { postureHeaders } from '../attest/headers.js';
 import { PostureError } from '../shared/errors.js';
 import { ATTESTATION_HEADER, PROOF_HEADER } from '../shared/claims.js';
 import { KeyError } from '../keys/errors.js';
-import { finishRotation, loadDeviceKey, readKeyState, rotateDeviceKey } from '../keys/manager.js';
-import type { DeviceKey } from '../keys/types.js';
+import { loadDeviceKey, readKeyState } from '../keys/manager.js';
 import { keyManagerDeps } from '../keys/select.js';
 import { runAttached } from '../probes/exec.js';
 
@@ -69,45 +67,31 @@ export function registerPresentCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean; forceNew?: boolean }) => {
       const config = loadConfig();
-      const deps = keyManagerDeps(config, INSTALL_DIR);
-      const result = await rotateDeviceKey(deps, { forceNew: opts.forceNew === true });
-      const enrolled = (await readEnrollment(config.stateDir)) !== undefined;
-      // An enrolled device tells its verifier at once; the old key is kept until the verifier has the
-      // new one (or, with --force-new, until the device enrolled again).
-      const sent = result.statement
-        ? await sendRotation({
-            key: result.active,
-            stateDir: config.stateDir,
-            keyStatePath: deps.statePath,
-          }).catch((error: unknown) => {
-            process.stderr.write(
-              `posture: the verifier was not told yet (${(error as Error).message}); the previous key is kept until it is. Enroll again if this persists.\n`,
-            );
-            return false;
-          })
-        : false;
-      const kept =
-        !enrolled || sent
-          ? await finishRotation(deps)
-          : ((await readKeyState(deps.statePath))?.retired ?? []);
+      const r = await rotateAndNotify(keyManagerDeps(config, INSTALL_DIR), config.stateDir, {
+        forceNew: opts.forceNew === true,
+      });
+      if (r.notSent)
+        process.stderr.write(
+          `posture: the verifier was not told yet (${r.notSent}); the previous key is kept until it is. Enroll again if this persists.\n`,
+        );
       const info = {
-        previousKid: result.previous?.kid ?? null,
-        kid: result.active.kid,
-        protection: result.active.protection,
-        ref: result.active.ref,
-        statement: result.statement ?? null,
-        verifierUpdated: sent,
-        previousKeyKept: kept.some((r) => r.kid === result.previous?.kid),
+        previousKid: r.previous?.kid ?? null,
+        kid: r.active.kid,
+        protection: r.active.protection,
+        ref: r.active.ref,
+        statement: r.statement ?? null,
+        verifierUpdated: r.verifierUpdated,
+        previousKeyKept: r.previousKept,
       };
       print(
         opts.json,
         info,
         [
-          `new key     ${result.active.kid} (${result.active.protection}) at ${result.active.ref}`,
-          result.previous
-            ? `replaces    ${result.previous.kid}${info.previousKeyKept ? ` (kept at ${result.previous.ref} until the verifier has the new key)` : ' (deleted)'}`
+          `new key     ${r.active.kid} (${r.active.protection}) at ${r.active.ref}`,
+          r.previous
+            ? `replaces    ${r.previous.kid}${r.previousKept ? ` (kept at ${r.previous.ref} until the verifier has the new key)` : ' (deleted)'}`
             : '',
-          result.statement ? '' : enrolled ? 'no rotation statement: enroll this device again' : '',
+          !r.statement && r.enrolled ? 'no rotation statement: enroll this device again' : '',
         ]
           .filter(Boolean)
           .join('\n'),
@@ -126,38 +110,23 @@ export function registerPresentCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (opts: { server: string; token: string; json?: boolean; newKeyIfRevoked?: boolean }) => {
       const config = loadConfig();
-      const deps = keyManagerDeps(config, INSTALL_DIR);
       const attestor = createAttestor(config);
       const [key, report] = await Promise.all([attestor.key(), attestor.collect()]);
       const os = report.checks.os_version;
-      const enroll = (k: DeviceKey) =>
-        enrollDevice({
-          server: opts.server,
-          token: opts.token,
-          key: k,
-          stateDir: config.stateDir,
-          inventory: report.device,
-          ...(os?.status === 'observed' ? { osName: os.observation.name } : {}),
-        });
-      let newKey = false;
-      const e = await enroll(key).catch(async (error: unknown) => {
-        const renew =
-          opts.newKeyIfRevoked &&
-          error instanceof EnrollError &&
-          error.code === 'ERR_DEVICE_REVOKED' &&
-          error.tokenUsed === false;
-        if (!renew) throw error;
-        const { active } = await rotateDeviceKey(deps, { forceNew: true });
-        process.stderr.write(`posture: key ${key.kid} is revoked; enrolling a new key ${active.kid}\n`);
-        newKey = true;
-        return enroll(active);
+      const e = await enrollThisDevice(keyManagerDeps(config, INSTALL_DIR), {
+        server: opts.server,
+        token: opts.token,
+        key,
+        stateDir: config.stateDir,
+        inventory: report.device,
+        ...(os?.status === 'observed' ? { osName: os.observation.name } : {}),
+        newKeyIfRevoked: opts.newKeyIfRevoked === true,
       });
-      // The verifier has the active key now: keys replaced earlier are no longer needed.
-      await finishRotation(deps);
+      if (e.newKey) process.stderr.write(`posture: key ${e.revokedKid} was revoked; enrolled a new key\n`);
       print(
         opts.json,
-        { ...e, newKey },
-        `enrolled as ${e.deviceId} with ${e.server} (key ${e.kid}${newKey ? ', new' : ''}); status ${e.status}`,
+        e,
+        `enrolled as ${e.deviceId} with ${e.server} (key ${e.kid}${e.newKey ? ', new' : ''}); status ${e.status}`,
       );
     });
 
