@@ -3,9 +3,10 @@
  * was published, so the agent remembers when it first saw each one pending. The policy's grace
  * period counts from then; the verdict says so ("first seen by this agent N days ago").
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { PostureReport } from '../shared/posture.js';
+import { writeFileAtomic } from './write-atomic.js';
 
 type Seen = Record<string, string>;
 
@@ -49,9 +50,7 @@ async function load(file: string): Promise<Seen> {
 async function save(file: string, seen: Seen): Promise<void> {
   try {
     await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-    const tmp = `${file}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify(seen), { mode: 0o600 });
-    await rename(tmp, file);
+    await writeFileAtomic(file, JSON.stringify(seen));
   } catch {
     // Without state the next run counts from its own time; the verdict stays truthful about that.
   }
