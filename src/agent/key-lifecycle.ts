@@ -36,7 +36,11 @@ export async function rotateAndNotify(
   options: { forceNew: boolean; fetch?: typeof fetch },
 ): Promise<RotationOutcome> {
   const result = await rotateDeviceKey(deps, { forceNew: options.forceNew });
-  const enrolled = (await readEnrollment(stateDir)) !== undefined;
+  // The key has rotated by now: a damaged enrollment record must not hide that; keep the old key.
+  const enrolled = await readEnrollment(stateDir).then(
+    (e) => e !== undefined,
+    () => true,
+  );
   let verifierUpdated = false;
   let notSent: string | undefined;
   if (result.statement && enrolled) {

@@ -48,6 +48,7 @@ export function registerPresentCommands(program: Command): void {
         ref: k.ref,
         publicJwk: k.publicJwk,
         pendingRotationStatements: state.rotations.length,
+        previousKeysKept: state.retired.map((r) => ({ kid: r.kid, ref: r.ref })),
       };
       print(
         opts.json,
