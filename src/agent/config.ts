@@ -36,6 +36,9 @@ const settingsSchema = z
 
 export type Settings = z.output<typeof settingsSchema>;
 
+/** Every setting a configuration file may hold (docs/configuration.md lists each). */
+export const SETTING_NAMES = Object.keys(settingsSchema.shape) as (keyof Settings)[];
+
 export interface AgentConfig {
   policyFile?: string;
   cacheDir: string;
@@ -50,8 +53,8 @@ export interface AgentConfig {
   platform: NodeJS.Platform;
   /** %SystemRoot% on Windows. */
   systemRoot: string;
-  /** Where each setting came from, for `posture config` and support. */
-  sources: { userFile: string; managedFile: string };
+  /** Where settings came from, for support: the two files, and which settings the managed file set. */
+  sources: { userFile: string; managedFile: string; managed: (keyof Settings)[] };
 }
 
 export interface ConfigInputs {
@@ -125,11 +128,12 @@ export function loadConfig(inputs: ConfigInputs = {}): AgentConfig {
     },
     'environment (POSTURE_*)',
   );
+  const managed = readSettings(readText, managedFile);
   const merged: Settings = {
     ...readSettings(readText, userFile),
     ...fromEnv,
     ...(inputs.flags ?? {}),
-    ...readSettings(readText, managedFile),
+    ...managed,
   };
   return {
     ...(merged.policyFile ? { policyFile: merged.policyFile } : {}),
@@ -144,8 +148,15 @@ export function loadConfig(inputs: ConfigInputs = {}): AgentConfig {
     attestationLifetimeSeconds: merged.attestationLifetimeSeconds ?? 600,
     platform,
     systemRoot: env.SystemRoot ?? env.SYSTEMROOT ?? 'C:\\Windows',
-    sources: { userFile, managedFile },
+    sources: { userFile, managedFile, managed: Object.keys(managed) as (keyof Settings)[] },
   };
+}
+
+/** The settings given as flags that the managed file also sets, and so overrides (to tell the user). */
+export function flagsOverriddenByManaged(flags: Settings, config: AgentConfig): (keyof Settings)[] {
+  return (Object.keys(flags) as (keyof Settings)[]).filter(
+    (name) => config.sources.managed.includes(name) && flags[name] !== undefined,
+  );
 }
 
 function readSettings(readText: (path: string) => string | undefined, path: string): Settings {

@@ -7,9 +7,10 @@
  * The record is agent state a verdict depends on, so `posture capture` stores it and a replay
  * answers from the stored copy (docs/capture-format.md, `agentState.pendingFirstSeen`).
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { PostureReport } from '../shared/posture.js';
+import { writeFileAtomic } from './write-atomic.js';
 
 /** "manager:name" → ISO time first seen pending. */
 export type FirstSeen = Record<string, string>;
@@ -77,9 +78,7 @@ export async function readFirstSeen(file: string): Promise<FirstSeen> {
 async function save(file: string, seen: FirstSeen): Promise<void> {
   try {
     await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-    const tmp = `${file}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify(seen), { mode: 0o600 });
-    await rename(tmp, file);
+    await writeFileAtomic(file, JSON.stringify(seen));
   } catch {
     // Without state the next run counts from its own time; the verdict stays truthful about that.
   }

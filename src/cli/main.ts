@@ -2,22 +2,24 @@
 /** The `posture` command. */
 import { Command, CommanderError } from 'commander';
 import { loadConfig } from '../agent/config.js';
-import { KeyError } from '../keys/errors.js';
 import { PostureError } from '../shared/errors.js';
 import { createLiveHost } from '../probes/live-host.js';
 import { AGENT } from '../probes/run.js';
+import { EXIT_MEANINGS } from './exit-codes.js';
 import { formatCheckTable } from './format.js';
 import { registerPresentCommands } from './present.js';
 import {
-  EXIT,
+  checkConfig,
   exitCodeFor,
-  exitCodeForError,
   loadPolicyFile,
   runCapture,
   runCheck,
   runReplay,
-  writeFileAtomic,
+  writeOutputFile,
 } from './posture.js';
+import { endQuietlyOnClosedPipes, reportError } from './report.js';
+
+endQuietlyOnClosedPipes();
 
 const program = new Command();
 program
@@ -28,13 +30,11 @@ program
   .addHelpText(
     'after',
     `
-Exit codes of "check": 0 every check passes, 1 a check fails, 2 none fails but one is unknown,
-3 bad usage, policy, config or capture file, 4 internal error, 5 the device key cannot be used
-(keychain locked or absent, TPM unreachable; the message ends with a code such as [ERR_KEYCHAIN_LOCKED]).
-Exit codes of "enroll", besides 3-5: 6 the verifier refused (ask IT for a new enrollment token;
-retrying will not help), 7 the verifier could not be reached (retry later).
+Exit codes (an error message ends with its code, e.g. [ERR_KEYCHAIN_LOCKED]; with --json the error is
+also printed as JSON on stdout):
+${EXIT_MEANINGS.map(([code, meaning]) => `  ${String(code).padStart(2)}  ${wrapped(meaning, 92, 6)}`).join('\n')}
 Environment: POSTURE_POLICY, POSTURE_CACHE_DIR, POSTURE_CONFIG, POSTURE_PATCH_CACHE_TTL_MINUTES,\nPOSTURE_STATE_DIR, POSTURE_KEY_STORE, POSTURE_KEY_FILE, POSTURE_TPM_TCTI, POSTURE_AUDIENCE.
-Managed settings (${'/etc/posture-agent/managed.json'} on Linux) override all of them.`,
+Managed settings (/etc/posture-agent/managed.json on Linux) override all of them and --policy.`,
   );
 
 program
@@ -45,8 +45,9 @@ program
   .option('--replay <capture>', 'evaluate a capture file made by "posture capture" instead of this device')
   .option('--no-cache', 'do not reuse cached package-manager results')
   .action(async (opts: { json?: boolean; policy?: string; replay?: string; cache: boolean }) => {
-    const config = loadConfig({ flags: opts.policy ? { policyFile: opts.policy } : {} });
-    const policy = await loadPolicyFile(opts.policy ?? config.policyFile);
+    const { config, notices } = checkConfig(opts.policy ? { policy: opts.policy } : {});
+    for (const notice of notices) process.stderr.write(`posture: ${notice}\n`);
+    const policy = await loadPolicyFile(config.policyFile);
     const output = opts.replay
       ? await runReplay(opts.replay, config, policy)
       : await runCheck({ host: createLiveHost(), config, policy, cache: opts.cache, trackFirstSeen: true });
@@ -66,7 +67,7 @@ program
   .action(async (opts: { out: string; note?: string }) => {
     const config = loadConfig();
     const { capture, report } = await runCapture(createLiveHost(), config, opts.note);
-    await writeFileAtomic(opts.out, `${JSON.stringify(capture, null, 2)}\n`);
+    await writeOutputFile(opts.out, `${JSON.stringify(capture, null, 2)}\n`);
     const unknown = Object.values(report.checks).filter((c) => c?.status === 'unknown').length;
     process.stderr.write(
       `wrote ${opts.out}: ${capture.commands.length} commands, ${capture.files.length} files${unknown ? `, ${unknown} checks unknown` : ''}\n`,
@@ -75,24 +76,50 @@ program
 
 registerPresentCommands(program);
 
+/** `text` in lines of at most `width` characters, continuation lines indented by `indent` spaces. */
+function wrapped(text: string, width: number, indent: number): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + word.length + 1 > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  lines.push(line);
+  return lines.join(`\n${' '.repeat(indent)}`);
+}
+
+/** Whether the command asked for JSON output: its errors are then JSON on stdout too. */
+let jsonOutput = false;
+program.hook('preAction', (_program, action) => {
+  const opts = action.opts<{ json?: boolean; format?: string }>();
+  jsonOutput = opts.json === true || opts.format === 'json';
+});
+
 async function main(argv: string[]): Promise<void> {
   try {
     await program.parseAsync(argv);
   } catch (error) {
     if (error instanceof CommanderError) {
-      process.exitCode = error.exitCode === 0 ? 0 : EXIT.usage;
+      // Commander has printed what was wrong; a script that asked for JSON still gets JSON.
+      if (error.exitCode === 0) process.exitCode = 0;
+      else
+        process.exitCode = reportError(new PostureError('ERR_USAGE', error.message), {
+          json: asksForJson(argv),
+          quiet: true,
+        });
       return;
     }
-    if (error instanceof PostureError) {
-      process.stderr.write(`posture: ${error.message} [${error.code}]\n`);
-      process.exitCode = error instanceof KeyError ? EXIT.key : exitCodeForError(error.code);
-      return;
-    }
-    process.stderr.write(
-      `posture: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
-    process.exitCode = EXIT.error;
+    process.exitCode = reportError(error, { json: jsonOutput });
   }
+}
+
+/** --json (or --format json) before any `--`, for errors found before a command's action runs. */
+function asksForJson(argv: string[]): boolean {
+  const end = argv.indexOf('--');
+  const args = end < 0 ? argv : argv.slice(0, end);
+  return args.includes('--json') || args.some((a, i) => a === '--format' && args[i + 1] === 'json');
 }
 
 await main(process.argv);

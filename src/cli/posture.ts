@@ -1,10 +1,13 @@
 /**
  * What `posture check` and `posture capture` do, as functions the tests call with injected hosts.
  */
-import { readFile, writeFile, rename } from 'node:fs/promises';
-import type { AgentConfig } from '../agent/config.js';
+import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { AgentConfig, ConfigInputs } from '../agent/config.js';
+import { flagsOverriddenByManaged, loadConfig } from '../agent/config.js';
 import type { AgentState } from '../agent/agent-state.js';
 import { applyAgentState, readAgentState, storedResults } from '../agent/agent-state.js';
+import { writeFileAtomic } from '../agent/write-atomic.js';
 import { annotateFirstSeen, firstSeenFile } from '../agent/first-seen.js';
 import type { Evaluation } from '../shared/evaluate.js';
 import { evaluatePosture } from '../shared/evaluate.js';
@@ -20,28 +23,7 @@ import { windowsPathsFromCommands } from '../probes/windows/helper.js';
 import { AGENT } from '../probes/run.js';
 import { osFamily } from '../probes/registry.js';
 import { collectFrom } from '../agent/collect.js';
-
-/**
- * Process exit codes. `refused` and `unreachable` are for MDM scripts around `posture enroll`: the
- * first needs a new token from IT (trying again will not help), the second is worth a retry.
- */
-export const EXIT = {
-  pass: 0,
-  fail: 1,
-  unknown: 2,
-  usage: 3,
-  error: 4,
-  key: 5,
-  refused: 6,
-  unreachable: 7,
-} as const;
-
-/** The exit code for a PostureError that is not about the device key. */
-export function exitCodeForError(code: string): number {
-  if (code === 'ERR_ENROLLMENT_REFUSED') return EXIT.refused;
-  if (code === 'ERR_SERVER_UNREACHABLE') return EXIT.unreachable;
-  return EXIT.usage;
-}
+import { EXIT } from './exit-codes.js';
 
 export interface CheckOutput {
   schema: 'posture-check/v1';
@@ -145,11 +127,43 @@ export async function runCapture(
   return { capture: { ...recorder.toCapture(AGENT, note), agentState }, report };
 }
 
-/** Writes a file atomically so an interrupted write never leaves half a capture. */
-export async function writeFileAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, text, { mode: 0o600 });
-  await rename(tmp, path);
+/**
+ * Writes an output file the user named (a capture) atomically, so an interrupted write never leaves
+ * half a capture; a folder that is missing or not writable is ERR_OUTPUT_UNWRITABLE naming the path.
+ */
+export async function writeOutputFile(path: string, text: string): Promise<void> {
+  try {
+    await writeFileAtomic(path, text);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    const hint =
+      code === 'ENOENT'
+        ? `the folder ${dirname(path)} does not exist; create it or choose another path`
+        : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
+          ? `${dirname(path)} is not writable by this user`
+          : code === 'EISDIR'
+            ? `${path} is a folder; name a file`
+            : 'choose another path';
+    throw new PostureError('ERR_OUTPUT_UNWRITABLE', `cannot write ${path} (${code}): ${hint}.`);
+  }
+}
+
+/**
+ * The configuration of `posture check` with its --policy flag. The flag is a setting like any other,
+ * so a managed policy wins over it (IT set it; an employee cannot loosen it); `notices` says so.
+ */
+export function checkConfig(
+  flags: { policy?: string },
+  inputs: Omit<ConfigInputs, 'flags'> = {},
+): { config: AgentConfig; notices: string[] } {
+  const settings = flags.policy ? { policyFile: flags.policy } : {};
+  const config = loadConfig({ ...inputs, flags: settings });
+  const notices = flagsOverriddenByManaged(settings, config).map((setting) =>
+    setting === 'policyFile'
+      ? `--policy ${flags.policy} is not used: the managed settings (${config.sources.managedFile}) set the policy ${config.policyFile}, and managed settings win.`
+      : `${setting} is set by the managed settings (${config.sources.managedFile}), which win.`,
+  );
+  return { config, notices };
 }
 
 export function exitCodeFor(evaluation: Evaluation): number {

@@ -1,13 +1,13 @@
 /** `posture key …`, `posture attest`, `posture headers`, `posture run`: presenting this device. */
 import type { Command } from 'commander';
 import { createAttestor, INSTALL_DIR } from '../agent/attestor.js';
-import { enrollDevice, sendRotation } from '../agent/enroll.js';
+import { enrollThisDevice, rotateAndNotify } from '../agent/key-lifecycle.js';
 import { loadConfig } from '../agent/config.js';
 import { postureHeaders } from '../attest/headers.js';
 import { PostureError } from '../shared/errors.js';
 import { ATTESTATION_HEADER, PROOF_HEADER } from '../shared/claims.js';
 import { KeyError } from '../keys/errors.js';
-import { loadDeviceKey, readKeyState, rotateDeviceKey } from '../keys/manager.js';
+import { loadDeviceKey, readKeyState } from '../keys/manager.js';
 import { keyManagerDeps } from '../keys/select.js';
 import { runAttached } from '../probes/exec.js';
 
@@ -48,6 +48,7 @@ export function registerPresentCommands(program: Command): void {
         ref: k.ref,
         publicJwk: k.publicJwk,
         pendingRotationStatements: state.rotations.length,
+        previousKeysKept: state.retired.map((r) => ({ kid: r.kid, ref: r.ref })),
       };
       print(
         opts.json,
@@ -57,40 +58,44 @@ export function registerPresentCommands(program: Command): void {
     });
   key
     .command('rotate')
-    .description('make a new device key; the old key signs the new key\u2019s thumbprint, then is deleted')
+    .description(
+      'make a new device key; the old key signs the new key\u2019s thumbprint and is deleted once the verifier has the new key',
+    )
     .option(
       '--force-new',
-      'the current key is lost: make a new one without a rotation statement (the device must enroll again)',
+      'the current key is lost or revoked: make a new one without a rotation statement (the device must enroll again)',
     )
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean; forceNew?: boolean }) => {
       const config = loadConfig();
-      const deps = keyManagerDeps(config, INSTALL_DIR);
-      const result = await rotateDeviceKey(deps, { forceNew: opts.forceNew === true });
-      // An enrolled device tells its verifier at once; if that fails, the statement waits in the key state.
-      const sent = result.statement
-        ? await sendRotation({
-            key: result.active,
-            stateDir: config.stateDir,
-            keyStatePath: deps.statePath,
-          }).catch((error: unknown) => {
-            process.stderr.write(
-              `posture: the verifier was not told yet (${(error as Error).message}); re-enroll if this persists.\n`,
-            );
-            return false;
-          })
-        : false;
+      const r = await rotateAndNotify(keyManagerDeps(config, INSTALL_DIR), config.stateDir, {
+        forceNew: opts.forceNew === true,
+      });
+      if (r.notSent)
+        process.stderr.write(
+          `posture: the verifier was not told yet (${r.notSent}); the previous key is kept until it is. Enroll again if this persists.\n`,
+        );
       const info = {
-        previousKid: result.previous?.kid ?? null,
-        kid: result.active.kid,
-        protection: result.active.protection,
-        statement: result.statement ?? null,
-        verifierUpdated: sent,
+        previousKid: r.previous?.kid ?? null,
+        kid: r.active.kid,
+        protection: r.active.protection,
+        ref: r.active.ref,
+        statement: r.statement ?? null,
+        verifierUpdated: r.verifierUpdated,
+        previousKeyKept: r.previousKept,
       };
       print(
         opts.json,
         info,
-        `new key     ${result.active.kid} (${result.active.protection})${result.previous ? `\nreplaces    ${result.previous.kid} (signed rotation statement kept for the verifier)` : '\nno rotation statement: enroll this device again'}`,
+        [
+          `new key     ${r.active.kid} (${r.active.protection}) at ${r.active.ref}`,
+          r.previous
+            ? `replaces    ${r.previous.kid}${r.previousKept ? ` (kept at ${r.previous.ref} until the verifier has the new key)` : ' (deleted)'}`
+            : '',
+          !r.statement && r.enrolled ? 'no rotation statement: enroll this device again' : '',
+        ]
+          .filter(Boolean)
+          .join('\n'),
       );
     });
 
@@ -99,24 +104,30 @@ export function registerPresentCommands(program: Command): void {
     .description('enroll this device with a verifier, using a one-time token from IT')
     .requiredOption('--server <url>', 'the verifier URL, e.g. https://posture.example.com')
     .requiredOption('--token <token>', 'the one-time enrollment token')
+    .option(
+      '--new-key-if-revoked',
+      'when the verifier says this device key is revoked (and kept the token unused), make a new key and enroll it',
+    )
     .option('--json', 'print JSON')
-    .action(async (opts: { server: string; token: string; json?: boolean }) => {
+    .action(async (opts: { server: string; token: string; json?: boolean; newKeyIfRevoked?: boolean }) => {
       const config = loadConfig();
       const attestor = createAttestor(config);
       const [key, report] = await Promise.all([attestor.key(), attestor.collect()]);
       const os = report.checks.os_version;
-      const e = await enrollDevice({
+      const e = await enrollThisDevice(keyManagerDeps(config, INSTALL_DIR), {
         server: opts.server,
         token: opts.token,
         key,
         stateDir: config.stateDir,
         inventory: report.device,
         ...(os?.status === 'observed' ? { osName: os.observation.name } : {}),
+        newKeyIfRevoked: opts.newKeyIfRevoked === true,
       });
+      if (e.newKey) process.stderr.write(`posture: key ${e.revokedKid} was revoked; enrolled a new key\n`);
       print(
         opts.json,
         e,
-        `enrolled as ${e.deviceId} with ${e.server} (key ${e.kid}, ${key.protection}); status ${e.status}`,
+        `enrolled as ${e.deviceId} with ${e.server} (key ${e.kid}${e.newKey ? ', new' : ''}); status ${e.status}`,
       );
     });
 

@@ -2,11 +2,19 @@
  * file: only for headless machines without a credential store or TPM, and only when explicitly
  * configured (key store "file" and a path). The key file is created 0600 and refused when anyone
  * else can read or write it. Reported as protection "file" so policy can refuse such devices.
+ *
+ * The configured path (`keyFile`) always holds the active key, as an admin expects: a new key is
+ * written beside it (`<keyFile>.new-<stamp>`, exclusive, flushed) and renamed over it in one step,
+ * after the previous key got a second name (`<keyFile>.previous-<stamp>`, a hard link) under which
+ * it is kept until the verifier has acknowledged the new key.
  */
-import { open, readFile, rm, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { copyFile, link, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { KeyError } from './errors.js';
+import type { KeyManagerDeps, KeyRecord } from './manager.js';
 import { generatePrivateJwk, parsePrivateJwk, softwareKey } from './software-key.js';
-import type { KeyStore } from './types.js';
+import type { DeviceKey, KeyStore } from './types.js';
 
 export function fileStore(): KeyStore {
   return {
@@ -62,4 +70,72 @@ export function fileStore(): KeyStore {
       await rm(path, { force: true });
     },
   };
+}
+
+/** A reference for a new file key: beside the configured path, moved onto it by `placeFileKey`. */
+export function newFileKeyRef(keyFile: string): string {
+  return `${keyFile}.new-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+}
+
+/** KeyManagerDeps.place for file keys: the new key ends up at `keyFile`, the previous one kept aside. */
+export function placeFileKey(keyFile: string): NonNullable<KeyManagerDeps['place']> {
+  return async (fresh: DeviceKey, previous: KeyRecord | undefined, keepPrevious) => {
+    if (fresh.protection !== 'file' || fresh.ref === keyFile) return fresh;
+    const stamp = Date.now().toString(36);
+    try {
+      const present = await exists(keyFile);
+      if (present && previous?.store === 'file' && previous.ref === keyFile) {
+        const kept = `${keyFile}.previous-${stamp}`;
+        await secondName(keyFile, kept);
+        await keepPrevious({ ...previous, ref: kept });
+      } else if (present) {
+        // A key file no state names (a first run cut short, a lost state file): never overwritten.
+        await secondName(keyFile, `${keyFile}.replaced-${stamp}`);
+      }
+      await rename(fresh.ref, keyFile);
+      await syncFolder(dirname(keyFile));
+    } catch (error) {
+      if (error instanceof KeyError) throw error;
+      throw new KeyError(
+        'ERR_ROTATION_FAILED',
+        `cannot move the new device key to ${keyFile} (${(error as NodeJS.ErrnoException).code ?? String(error)}); the previous key is unchanged.`,
+        { cause: error },
+      );
+    }
+    const key = await fileStore().open(keyFile, fresh.createdAt);
+    if (key.kid !== fresh.kid)
+      throw new KeyError('ERR_ROTATION_FAILED', `${keyFile} changed while the new key was moved there.`);
+    return key;
+  };
+}
+
+/** Gives a key file a second name: a hard link (same file), or a 0600 copy where links are not possible. */
+async function secondName(path: string, other: string): Promise<void> {
+  try {
+    await link(path, other);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EXDEV') throw error;
+    await copyFile(path, other, constants.COPYFILE_EXCL);
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Makes a rename durable: the folder entry is flushed too (POSIX; a no-op where folders cannot be opened). */
+async function syncFolder(folder: string): Promise<void> {
+  const handle = await open(folder, 'r').catch(() => undefined);
+  if (!handle) return;
+  try {
+    await handle.sync();
+  } catch {
+    // Windows and some file systems cannot flush a folder; the rename itself is still atomic.
+  } finally {
+    await handle.close();
+  }
 }

@@ -1,12 +1,14 @@
 /**
  * Which device key is active, and rotating it safely. The state file holds only public facts
  * (store, reference, kid, creation time) — never key material. Rotation: make the new key, record it
- * as pending, have the old key sign the new key's thumbprint, switch the state atomically, and only
- * then delete the old key. An interruption at any step leaves the working key in place.
+ * as pending, have the old key sign the new key's thumbprint, switch the state atomically, and keep
+ * the old key (as retired) until the verifier has acknowledged the new one (`finishRotation`).
+ * An interruption at any step leaves a working key in place.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
+import { writeFileAtomic } from '../agent/write-atomic.js';
 import type { KeyProtection } from '../shared/claims.js';
 import { ALG } from '../shared/claims.js';
 import { KeyError } from './errors.js';
@@ -26,7 +28,7 @@ const stateSchema = z.object({
   active: record,
   pending: record.optional(),
   retired: z.array(record).default([]),
-  /** Rotation statements not yet sent to the verifier (enrollment sends and clears them). */
+  /** Rotation statements the verifier has not acknowledged yet (`finishRotation` clears them). */
   rotations: z.array(z.string()).default([]),
 });
 
@@ -41,6 +43,16 @@ export interface KeyManagerDeps {
   chooseStore(): Promise<KeyStore>;
   /** A reference for a new key in that store that no other key uses. */
   newRef(store: KeyStore, state: KeyState | undefined): Promise<string>;
+  /**
+   * Moves a new key to where the configuration says the active key lives (a file key: `keyFile`),
+   * first keeping the previous key under another name (`keepPrevious` records that name before the
+   * move). Returns the new key at its final place. Absent: keys stay where they were made.
+   */
+  place?(
+    fresh: DeviceKey,
+    previous: KeyRecord | undefined,
+    keepPrevious: (moved: KeyRecord) => Promise<void>,
+  ): Promise<DeviceKey>;
 }
 
 export async function readKeyState(path: string): Promise<KeyState | undefined> {
@@ -66,9 +78,17 @@ export async function readKeyState(path: string): Promise<KeyState | undefined> 
 
 async function writeKeyState(path: string, state: KeyState): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
-  await rename(tmp, path);
+  await writeFileAtomic(path, `${JSON.stringify(state, null, 2)}\n`);
+}
+
+/** The new key at its configured place (see KeyManagerDeps.place). */
+async function placed(
+  deps: KeyManagerDeps,
+  fresh: DeviceKey,
+  previous: KeyRecord | undefined,
+  keepPrevious: (moved: KeyRecord) => Promise<void>,
+): Promise<DeviceKey> {
+  return deps.place ? deps.place(fresh, previous, keepPrevious) : fresh;
 }
 
 const toRecord = (key: DeviceKey): KeyRecord => ({
@@ -100,7 +120,8 @@ export async function loadDeviceKey(
       'this device has no device key yet. Run `posture key rotate --force-new` or any command that signs.',
     );
   const store = await deps.chooseStore();
-  const key = await store.create(await deps.newRef(store, undefined));
+  const made = await store.create(await deps.newRef(store, undefined));
+  const key = await placed(deps, made, undefined, async () => undefined);
   await writeKeyState(deps.statePath, { version: 1, active: toRecord(key), retired: [], rotations: [] });
   return key;
 }
@@ -111,6 +132,13 @@ export interface RotationResult {
   /** JWS by the old key over the new key's thumbprint; absent with --force-new. */
   statement?: string;
 }
+
+/**
+ * Makes a new device key. Unless `forceNew`, the old key signs a rotation statement for the
+ * verifier. The old key is kept (as retired) until `finishRotation`: call it once the verifier has
+ * the new key (rotation sent, or enrolled again) or when the device is enrolled nowhere.
+ * `forceNew` is for a key that is lost or revoked: no statement, and the device must enroll again.
+ */
 
 export async function rotateDeviceKey(
   deps: KeyManagerDeps,
@@ -145,42 +173,60 @@ export async function rotateDeviceKey(
     }
   }
   const store = old ? deps.storeFor(old.protection) : await deps.chooseStore();
-  const fresh = await store.create(await deps.newRef(store, state));
+  const made = await store.create(await deps.newRef(store, state));
   if (state) {
-    state = { ...state, pending: toRecord(fresh) };
+    state = { ...state, pending: toRecord(made) };
     await writeKeyState(deps.statePath, state);
   }
-  const statement = old
-    ? await signCompact(
-        { alg: ALG, typ: ROTATION_TYP, kid: old.kid },
-        {
-          old_kid: old.kid,
-          new_kid: fresh.kid,
-          new_jwk: fresh.publicJwk,
-          new_key_protection: fresh.protection,
-          iat: Math.floor(now().getTime() / 1000),
-        },
-        old,
-      )
-    : undefined;
-  const previous = state?.active;
-  const retired = [...(state?.retired ?? []), ...(previous ? [previous] : [])];
+  const statement =
+    old && !options.forceNew
+      ? await signCompact(
+          { alg: ALG, typ: ROTATION_TYP, kid: old.kid },
+          {
+            old_kid: old.kid,
+            new_kid: made.kid,
+            new_jwk: made.publicJwk,
+            new_key_protection: made.protection,
+            iat: Math.floor(now().getTime() / 1000),
+          },
+          old,
+        )
+      : undefined;
+  let previous = state?.active;
+  const fresh = await placed(deps, made, previous, async (moved) => {
+    // The old key now (also) lives under `moved.ref`: record that before its old place is reused.
+    previous = moved;
+    if (state) {
+      state = { ...state, active: moved };
+      await writeKeyState(deps.statePath, state);
+    }
+  });
   const next: KeyState = {
     version: 1,
     active: toRecord(fresh),
-    retired,
+    retired: [...(state?.retired ?? []), ...(previous ? [previous] : [])],
     rotations: [...(state?.rotations ?? []), ...(statement ? [statement] : [])].slice(-5),
   };
   await writeKeyState(deps.statePath, next);
-  // Only now that the state names the new key is the old one deleted.
+  return { ...(previous ? { previous } : {}), active: fresh, ...(statement ? { statement } : {}) };
+}
+
+/**
+ * The verifier has the active key (it acknowledged the rotation, or the device enrolled again), or
+ * there is no verifier to tell: delete the retired keys and forget the sent statements. A key that
+ * cannot be deleted stays recorded and is tried again next time. Returns the keys still kept.
+ */
+export async function finishRotation(deps: KeyManagerDeps): Promise<KeyRecord[]> {
+  const state = await readKeyState(deps.statePath);
+  if (!state || (state.retired.length === 0 && state.rotations.length === 0)) return [];
   const kept: KeyRecord[] = [];
-  for (const r of retired) {
+  for (const r of state.retired) {
     try {
       await deps.storeFor(r.store).remove(r.ref);
     } catch {
-      kept.push(r); // tried again at the next rotation
+      kept.push(r);
     }
   }
-  if (kept.length !== retired.length) await writeKeyState(deps.statePath, { ...next, retired: kept });
-  return { ...(previous ? { previous } : {}), active: fresh, ...(statement ? { statement } : {}) };
+  await writeKeyState(deps.statePath, { ...state, retired: kept, rotations: [] });
+  return kept;
 }

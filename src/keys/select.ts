@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { AgentConfig } from '../agent/config.js';
 import type { KeyProtection } from '../shared/claims.js';
 import { KeyError } from './errors.js';
-import { fileStore } from './file-store.js';
+import { fileStore, newFileKeyRef, placeFileKey } from './file-store.js';
 import { keychainStore } from './keychain.js';
 import type { KeyManagerDeps } from './manager.js';
 import type { NativeHelper } from './native-helper.js';
@@ -117,16 +117,14 @@ export function keyManagerDeps(config: AgentConfig, installDir: string): KeyMana
         }
       }
     },
-    async newRef(store, state) {
+    async newRef(store) {
       const stamp = Date.now().toString(36);
       if (store.kind === 'tpm' && config.platform !== 'win32')
         return tpmStore({ tcti: config.tpmTcti }).freeHandle();
-      if (store.kind === 'file') {
-        const base = config.keyFile as string;
-        return state || (await exists(base)) ? `${base}.${stamp}` : base;
-      }
+      if (store.kind === 'file') return newFileKeyRef(config.keyFile as string);
       return `device-key-${stamp}`;
     },
+    ...(config.keyStore === 'file' && config.keyFile ? { place: placeFileKey(config.keyFile) } : {}),
   };
 }
 

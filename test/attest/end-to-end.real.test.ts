@@ -16,6 +16,7 @@ import { sessionHasSecretService } from '../fakes/secret-service.js';
 import type { Swtpm } from '../fakes/swtpm.js';
 import { startSwtpm, swtpmAvailable } from '../fakes/swtpm.js';
 import { testConfig } from '../helpers/config.js';
+import { describeWith } from '../helpers/real-part.js';
 
 const AUD = 'https://intranet.example.com';
 const URL_ = 'https://intranet.example.com/payroll';
@@ -56,29 +57,32 @@ async function presentAndVerify(config: AgentConfig, policy = LENIENT) {
 
 const temp = () => mkdtempSync(join(tmpdir(), 'posture-e2e-'));
 
-(sessionHasSecretService() ? describe : describe.skip)('with the device key in the OS keychain', () => {
-  it('allows under a policy this machine meets, and the attestation fits in a header', async () => {
-    const { key, headers, decision } = await presentAndVerify(
-      testConfig({ stateDir: temp(), keyStore: 'keychain' }),
-    );
-    expect(key.protection).toBe('keychain');
-    expect(decision).toMatchObject({ allowed: true, status: 200, device: { keyProtection: 'keychain' } });
-    expect(Buffer.byteLength(headers['Posture-Attestation'] ?? '')).toBeLessThan(8 * 1024);
-  });
+describeWith('a Secret Service on the session bus (scripts/test.sh)', sessionHasSecretService())(
+  'with the device key in the OS keychain',
+  () => {
+    it('allows under a policy this machine meets, and the attestation fits in a header', async () => {
+      const { key, headers, decision } = await presentAndVerify(
+        testConfig({ stateDir: temp(), keyStore: 'keychain' }),
+      );
+      expect(key.protection).toBe('keychain');
+      expect(decision).toMatchObject({ allowed: true, status: 200, device: { keyProtection: 'keychain' } });
+      expect(Buffer.byteLength(headers['Posture-Attestation'] ?? '')).toBeLessThan(8 * 1024);
+    });
 
-  it('denies under the default policy, naming the unencrypted disk of this machine', async () => {
-    const { decision } = await presentAndVerify(
-      testConfig({ stateDir: temp(), keyStore: 'keychain' }),
-      DEFAULT_POLICY,
-    );
-    expect(decision.allowed).toBe(false);
-    expect(decision.status).toBe(403);
-    expect(decision.reasons.map((r) => r.check)).toContain('disk_encryption');
-    expect(decision.reasons.every((r) => r.code === 'posture_failed')).toBe(true);
-  });
-});
+    it('denies under the default policy, naming the unencrypted disk of this machine', async () => {
+      const { decision } = await presentAndVerify(
+        testConfig({ stateDir: temp(), keyStore: 'keychain' }),
+        DEFAULT_POLICY,
+      );
+      expect(decision.allowed).toBe(false);
+      expect(decision.status).toBe(403);
+      expect(decision.reasons.map((r) => r.check)).toContain('disk_encryption');
+      expect(decision.reasons.every((r) => r.code === 'posture_failed')).toBe(true);
+    });
+  },
+);
 
-(swtpmAvailable() ? describe : describe.skip)('with the device key in a TPM', () => {
+describeWith('swtpm and tpm2-tools', swtpmAvailable())('with the device key in a TPM', () => {
   let tpm: Swtpm;
   beforeAll(async () => {
     tpm = await startSwtpm();

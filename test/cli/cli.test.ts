@@ -1,8 +1,8 @@
 /**
  * The built `posture` command, run as a user would run it (the test command builds dist/ first).
  */
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -39,6 +39,8 @@ describe('posture CLI', () => {
     expect(stdout).toMatch(/check/);
     expect(stdout).toMatch(/capture/);
     expect(stdout).toMatch(/Exit codes/);
+    for (const code of ['ERR_DEVICE_REVOKED', 'ERR_DEVICE_LOCKED', 'ERR_SERVER_URL_MISMATCH'])
+      expect(stdout).toContain(code);
   });
 
   it('check --json prints the documented schema and exits by the overall verdict', async () => {
@@ -124,6 +126,45 @@ describe('posture CLI', () => {
   it('an unknown option exits 3', async () => {
     expect((await posture(['check', '--frobnicate'])).code).toBe(3);
   });
+
+  it('an unknown option with --json also prints the error as JSON on stdout', async () => {
+    const out = await posture(['check', '--json', '--frobnicate']);
+    expect(out.code).toBe(3);
+    expect(JSON.parse(out.stdout)).toMatchObject({ error: { code: 'ERR_USAGE', exitCode: 3 } });
+  });
+
+  it.each([
+    ['--help', 0],
+    ['--version', 0],
+    ['key show --json', 5],
+  ])('a reader that goes away (posture %s | head) ends it quietly with its exit code', async (args, exit) => {
+    // The pipe is closed before the command writes: every write it makes fails with EPIPE.
+    const child = spawn(process.execPath, [CLI, ...args.split(' ')], {
+      env: { ...env, POSTURE_STATE_DIR: join(dir, 'no-state') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).toBe(exit);
+    expect(stderr).not.toMatch(/EPIPE|\n\s+at /);
+  });
+
+  it('capture --out into a folder that does not exist exits 3 with ERR_OUTPUT_UNWRITABLE naming the path', async () => {
+    const target = join(dir, 'missing-folder', 'capture.json');
+    const out = await posture(['capture', '--out', target]);
+    expect(out.code).toBe(3);
+    expect(out.stderr).toContain('[ERR_OUTPUT_UNWRITABLE]');
+    expect(out.stderr).toContain(target);
+    expect(out.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('capture --out onto a folder exits 3 with ERR_OUTPUT_UNWRITABLE', async () => {
+    const out = await posture(['capture', '--out', dir]);
+    expect(out.code).toBe(3);
+    expect(out.stderr).toContain('[ERR_OUTPUT_UNWRITABLE]');
+  });
 });
 
 describe('presenting this device (explicit file key, as on a headless machine)', () => {
@@ -151,6 +192,25 @@ describe('presenting this device (explicit file key, as on a headless machine)',
     expect(out.stderr).toContain('[ERR_KEY_NOT_FOUND]');
   });
 
+  it.each([
+    [['key', 'show', '--json'], { POSTURE_STATE_DIR: join(dir, 'empty-state') }, 'ERR_KEY_NOT_FOUND', 5],
+    [
+      ['key', 'rotate', '--json'],
+      { POSTURE_KEY_FILE: '', POSTURE_STATE_DIR: join(dir, 'no-file-state') },
+      'ERR_FILE_KEY_NOT_ALLOWED',
+      5,
+    ],
+    [['attest', '--json'], {}, 'ERR_AUDIENCE_REQUIRED', 3],
+    [['headers', '--url', 'not-a-url', '--format', 'json'], {}, 'ERR_USAGE', 3],
+    [['check', '--json', '--policy', join(dir, 'nope.yaml')], {}, 'ERR_POLICY_UNREADABLE', 3],
+    [['enroll', '--server', 'http://127.0.0.1:1', '--token', 't', '--json'], {}, 'ERR_SERVER_UNREACHABLE', 7],
+  ])('%j: errors are JSON on stdout too', async (args, extra, code, exit) => {
+    const out = await withKey(args, extra);
+    expect(out.code).toBe(exit);
+    expect(JSON.parse(out.stdout)).toMatchObject({ error: { code, exitCode: exit } });
+    expect(out.stderr).toContain(`[${code}]`);
+  });
+
   it('attest makes the key, key show and key rotate report it', async () => {
     const attest = JSON.parse(
       (await withKey(['attest', '--aud', 'https://app.example.com', '--json'])).stdout,
@@ -169,6 +229,13 @@ describe('presenting this device (explicit file key, as on a headless machine)',
     expect(rotated.previousKid).toBe(shown.kid);
     expect(rotated.kid).not.toBe(shown.kid);
     expect(rotated.statement.split('.')).toHaveLength(3);
+    // The configured keyFile holds the new key; nothing else is left (no verifier to tell).
+    const after = JSON.parse((await withKey(['key', 'show', '--json'])).stdout) as {
+      kid: string;
+      ref: string;
+    };
+    expect(after).toMatchObject({ kid: rotated.kid, ref: keyEnv.POSTURE_KEY_FILE });
+    expect(readdirSync(dir).filter((f) => f.startsWith('device-key'))).toEqual(['device-key.json']);
   });
 
   it('attest without an audience exits 3 with ERR_AUDIENCE_REQUIRED', async () => {

@@ -2,11 +2,19 @@
  * A real Secret Service for tests: a private D-Bus session bus and gnome-keyring-daemon on it,
  * with a fresh login keyring in a temporary HOME. A process reaches it through DBUS_SESSION_BUS_ADDRESS,
  * exactly as in a desktop session; `useSecretService` points this process at it.
+ *
+ * The bus runs with its own configuration (dbus-session.conf beside this file), which activates no
+ * service: the machine's session.conf would start its installed gnome-keyring on demand, so a "bus
+ * without a Secret Service" would get one anyway, locked or not depending on the machine.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The test buses' D-Bus configuration: no service directories, so nothing is started on demand. */
+export const SESSION_BUS_CONFIG = fileURLToPath(new URL('./dbus-session.conf', import.meta.url));
 
 export interface SecretService {
   address: string;
@@ -39,7 +47,12 @@ export async function startSecretService(
   const home = mkdtempSync(join(tmpdir(), 'posture-keyring-'));
   const bus = spawn(
     '/usr/bin/dbus-daemon',
-    ['--session', '--nofork', '--print-address=1', `--address=unix:path=${join(home, 'bus')}`],
+    [
+      `--config-file=${SESSION_BUS_CONFIG}`,
+      '--nofork',
+      '--print-address=1',
+      `--address=unix:path=${join(home, 'bus')}`,
+    ],
     {
       stdio: ['ignore', 'pipe', 'ignore'],
     },
@@ -109,19 +122,39 @@ async function waitForName(address: string): Promise<void> {
   throw new Error('gnome-keyring-daemon did not take org.freedesktop.secrets');
 }
 
+/** The names a bus would start on demand (ListActivatableNames), for checking a bus's configuration. */
+export function activatableNames(address: string): string[] {
+  const out = execFileSync(
+    '/usr/bin/dbus-send',
+    [
+      '--session',
+      '--print-reply',
+      '--dest=org.freedesktop.DBus',
+      '/org/freedesktop/DBus',
+      'org.freedesktop.DBus.ListActivatableNames',
+    ],
+    { encoding: 'utf8', timeout: 5000, env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: address } },
+  );
+  return [...out.matchAll(/string "([^"]*)"/g)].map((m) => m[1] as string);
+}
+
 /**
  * Whether this process runs in a D-Bus session with a Secret Service (scripts/test.sh provides one).
  * Read from the real environment: jest's process.env is a copy that native code never sees.
  */
 export function sessionHasSecretService(): boolean {
-  const address = execFileSync('/usr/bin/env', [], { encoding: 'utf8' }).match(
-    /^DBUS_SESSION_BUS_ADDRESS=(.*)$/m,
-  )?.[1];
-  if (!address) return false;
+  if (!sessionBusAddress()) return false;
   try {
     const out = execFileSync('/usr/bin/dbus-send', NAME_HAS_OWNER, { encoding: 'utf8', timeout: 5000 });
     return /boolean true/.test(out);
   } catch {
     return false;
   }
+}
+
+/** This process's real session bus address (jest's process.env is a copy that native code never sees). */
+export function sessionBusAddress(): string | undefined {
+  return execFileSync('/usr/bin/env', [], { encoding: 'utf8' }).match(
+    /^DBUS_SESSION_BUS_ADDRESS=(.*)$/m,
+  )?.[1];
 }

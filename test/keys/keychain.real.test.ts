@@ -11,20 +11,27 @@ import { join } from 'node:path';
 import { keyErrorCode, verifiesEs256 } from '../helpers/assert.js';
 import { keychainStore } from '../../src/keys/keychain.js';
 import {
+  activatableNames,
   secretServiceAvailable,
+  sessionBusAddress,
   sessionHasSecretService,
   startSecretService,
 } from '../fakes/secret-service.js';
+import { describeWith } from '../helpers/real-part.js';
 
-const inSession = sessionHasSecretService();
-if (!inSession && process.env.CI)
-  throw new Error('CI must run jest through scripts/test.sh, which provides a Secret Service');
-const describeSession = inSession ? describe : describe.skip;
-const describeReal = secretServiceAvailable() ? describe : describe.skip;
+const describeSession = describeWith(
+  'a Secret Service on the session bus (run jest through scripts/test.sh)',
+  sessionHasSecretService(),
+);
+const describeReal = describeWith('dbus-daemon and gnome-keyring-daemon', secretServiceAvailable());
 
 const ref = (name: string) => `test-${name}-${process.pid}-${Date.now()}`;
 
 describeSession('keychain store on a real Secret Service', () => {
+  it('the session bus of the test command (scripts/with-keyring.sh) starts no service on demand', () => {
+    expect(activatableNames(sessionBusAddress() ?? '')).toEqual(['org.freedesktop.DBus']);
+  });
+
   it('creates a key whose private part lives only in the keychain, and reopens it', async () => {
     const name = ref('create');
     const key = await keychainStore().create(name);
@@ -84,6 +91,15 @@ describeReal('keychain store without a usable Secret Service', () => {
       'ERR_KEYCHAIN_UNAVAILABLE',
     );
     expect(await inChild('unix:path=/nonexistent/posture-test-bus', 'open')).toBe('ERR_KEYCHAIN_UNAVAILABLE');
+  });
+
+  it('a test bus starts no service on demand, whatever this machine has installed for activation', async () => {
+    const bus = await startSecretService({ unlock: true, keyring: false });
+    try {
+      expect(activatableNames(bus.address)).toEqual(['org.freedesktop.DBus']);
+    } finally {
+      await bus.stop();
+    }
   });
 
   it('a session bus without a Secret Service is ERR_KEYCHAIN_UNAVAILABLE', async () => {

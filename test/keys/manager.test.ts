@@ -3,7 +3,15 @@
  * keychain (Secret Service) in the end-to-end tests.
  */
 import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { base64url } from 'jose';
@@ -11,7 +19,13 @@ import { KeyError } from '../../src/keys/errors.js';
 import { keyErrorCode } from '../helpers/assert.js';
 import { fileStore } from '../../src/keys/file-store.js';
 import type { KeyManagerDeps } from '../../src/keys/manager.js';
-import { loadDeviceKey, readKeyState, rotateDeviceKey, ROTATION_TYP } from '../../src/keys/manager.js';
+import {
+  finishRotation,
+  loadDeviceKey,
+  readKeyState,
+  rotateDeviceKey,
+  ROTATION_TYP,
+} from '../../src/keys/manager.js';
 import { keyManagerDeps } from '../../src/keys/select.js';
 import { testConfig } from '../helpers/config.js';
 
@@ -38,7 +52,7 @@ describe('key manager', () => {
     expect(readFileSync(deps.statePath, 'utf8')).not.toMatch(/"d"/);
   });
 
-  it('rotation: the old key signs the new key\u2019s thumbprint, the state switches, the old key is deleted', async () => {
+  it('rotation: the old key signs the new key\u2019s thumbprint, the state switches, the old key is deleted once acknowledged', async () => {
     const deps = fileDeps();
     const old = await loadDeviceKey(deps);
     const { active, statement, previous } = await rotateDeviceKey(deps);
@@ -63,8 +77,69 @@ describe('key manager', () => {
       base64url.decode(s),
     );
     expect(ok).toBe(true);
-    expect(await keyErrorCode(fileStore().open(old.ref, old.createdAt))).toBe('ERR_KEY_NOT_FOUND');
+    // Kept, and still usable, until the verifier has the new key.
+    expect(previous?.ref).not.toBe(active.ref);
+    expect((await fileStore().open(previous?.ref ?? '', old.createdAt)).kid).toBe(old.kid);
     expect((await readKeyState(deps.statePath))?.rotations).toEqual([statement]);
+    expect(await finishRotation(deps)).toEqual([]);
+    expect(await keyErrorCode(fileStore().open(previous?.ref ?? '', old.createdAt))).toBe(
+      'ERR_KEY_NOT_FOUND',
+    );
+    expect(await readKeyState(deps.statePath)).toMatchObject({ retired: [], rotations: [] });
+  });
+
+  it('a file key stays at the configured keyFile across rotations, written by an atomic rename', async () => {
+    const deps = fileDeps();
+    const keyFile = join(deps.dir, 'device-key.json');
+    const first = await loadDeviceKey(deps);
+    expect(first.ref).toBe(keyFile);
+    const inodeBefore = statSync(keyFile).ino;
+    const { active, previous } = await rotateDeviceKey(deps);
+    expect(active.ref).toBe(keyFile);
+    expect((await fileStore().open(keyFile, active.createdAt)).kid).toBe(active.kid);
+    // Renamed over, not rewritten in place: a reader sees the old file or the new one, never half.
+    expect(statSync(keyFile).ino).not.toBe(inodeBefore);
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+    expect(previous?.ref).toMatch(/device-key\.json\.previous-/);
+    expect(statSync(previous?.ref ?? '').ino).toBe(inodeBefore);
+    await finishRotation(deps);
+    expect(readdirSync(deps.dir).filter((f) => f.startsWith('device-key'))).toEqual(['device-key.json']);
+    const second = await rotateDeviceKey(deps, { forceNew: true });
+    expect(second.active.ref).toBe(keyFile);
+    expect(second.statement).toBeUndefined();
+    expect((await loadDeviceKey(deps)).kid).toBe(second.active.kid);
+  });
+
+  it('a key file that no state names is kept aside, never overwritten', async () => {
+    const deps = fileDeps();
+    const keyFile = join(deps.dir, 'device-key.json');
+    writeFileSync(keyFile, 'an earlier key', { mode: 0o600 });
+    const key = await loadDeviceKey(deps);
+    expect(key.ref).toBe(keyFile);
+    const aside = readdirSync(deps.dir).filter((f) => f.startsWith('device-key.json.replaced-'));
+    expect(aside).toHaveLength(1);
+    expect(readFileSync(join(deps.dir, aside[0] ?? ''), 'utf8')).toBe('an earlier key');
+  });
+
+  it('interrupted between the move and the state switch, the state still names a working key', async () => {
+    const deps = fileDeps();
+    const keyFile = join(deps.dir, 'device-key.json');
+    const working = await loadDeviceKey(deps);
+    // The machine dies right after the new key was renamed onto keyFile.
+    const crashing: KeyManagerDeps = {
+      ...deps,
+      place: async (fresh, previous, keepPrevious) => {
+        await deps.place?.(fresh, previous, keepPrevious);
+        throw new Error('power lost');
+      },
+    };
+    await expect(rotateDeviceKey(crashing)).rejects.toThrow('power lost');
+    expect((await loadDeviceKey(deps)).kid).toBe(working.kid);
+    expect(existsSync(keyFile)).toBe(true);
+    const { active, previous } = await rotateDeviceKey(deps);
+    expect(previous?.kid).toBe(working.kid);
+    expect((await loadDeviceKey(deps)).ref).toBe(keyFile);
+    expect((await loadDeviceKey(deps)).kid).toBe(active.kid);
   });
 
   it('an interrupted rotation never loses the working key', async () => {

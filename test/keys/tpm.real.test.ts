@@ -6,10 +6,9 @@ import { keyErrorCode, verifiesEs256 } from '../helpers/assert.js';
 import { HANDLE_BASE, tpmStore } from '../../src/keys/tpm.js';
 import type { Swtpm } from '../fakes/swtpm.js';
 import { startSwtpm, swtpmAvailable } from '../fakes/swtpm.js';
+import { describeWith } from '../helpers/real-part.js';
 
-if (!swtpmAvailable() && process.env.CI)
-  throw new Error('CI must provide swtpm and tpm2-tools (scripts/test.sh installs them)');
-const describeReal = swtpmAvailable() ? describe : describe.skip;
+const describeReal = describeWith('swtpm and tpm2-tools', swtpmAvailable());
 
 describeReal('TPM store on swtpm', () => {
   let tpm: Swtpm;

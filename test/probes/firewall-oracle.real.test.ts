@@ -24,6 +24,7 @@ import { canUseNetns, createNamespaceHost } from '../fakes/namespace-host.js';
 import type { NamespacePair, Probe, ProbeResult } from '../fakes/traffic.js';
 import { createNamespacePair, sendProbes } from '../fakes/traffic.js';
 import { FIXTURES, fixtureNames } from '../helpers/fixtures.js';
+import { describeWith } from '../helpers/real-part.js';
 
 const CORPUS = 'linux/rulesets';
 /** Always probed, whatever the agent says: common services, DHCPv6, NodePort-range and high ports. */
@@ -31,11 +32,7 @@ const FIXED_PORTS = [22, 53, 80, 443, 546, 8080, 9090, 30080, 47123, 65000];
 const PARALLEL = 6;
 
 const available = canUseNetns();
-if (!available && process.env.CI) {
-  throw new Error('the firewall traffic oracle needs root and ip netns (CI is set: failing, not skipping)');
-}
-const describeReal = available ? describe : describe.skip;
-if (!available) console.warn('skipping the firewall traffic oracle: needs root and ip netns');
+const describeReal = describeWith('root and ip netns', available);
 
 interface Case {
   name: string;

@@ -9,13 +9,9 @@ import { linuxFirewall } from '../../src/probes/firewall/linux.js';
 import { runProbe } from '../../src/probes/run.js';
 import { canUseNetns, createNamespaceHost, createNetns } from '../fakes/namespace-host.js';
 import { fixture } from '../helpers/fixtures.js';
+import { describeWith } from '../helpers/real-part.js';
 
-const available = canUseNetns();
-if (!available && process.env.CI) {
-  throw new Error('the real firewall tests need root and ip netns (CI is set: failing, not skipping)');
-}
-const describeReal = available ? describe : describe.skip;
-if (!available) console.warn('skipping real firewall tests: needs root and ip netns');
+const describeReal = describeWith('root and ip netns', canUseNetns());
 
 let counter = 0;
 async function probeWith(

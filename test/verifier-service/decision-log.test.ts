@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DecisionEntry } from '../../src/verifier-service/decision-log.js';
 import { openDecisionLog } from '../../src/verifier-service/decision-log.js';
+import { itWith } from '../helpers/real-part.js';
 
 const tick = () => new Promise((r) => setImmediate(r));
 const entry = (n: number, url = 'https://app.example.com/ü "quoted"\n'): DecisionEntry => ({
@@ -54,7 +55,7 @@ describe('decision log', () => {
     expect(readFileSync(file, 'utf8').trim().split('\n').map(numberOf)).toEqual([1, 2]);
   });
 
-  (existsSync('/dev/full') ? it : it.skip)(
+  itWith('/dev/full', existsSync('/dev/full'))(
     'a full disk is reported once, counted, and never throws',
     async () => {
       const errors: string[] = [];

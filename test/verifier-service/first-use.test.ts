@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { canUseNetns } from '../fakes/namespace-host.js';
+import { describeWith } from '../helpers/real-part.js';
 
 const run = promisify(execFile);
 const ROOT = process.cwd();
@@ -147,7 +148,6 @@ describe('file and folder problems: exit 3, a code, the path', () => {
 });
 
 const nsReady = canUseNetns();
-if (!nsReady && process.env.CI) throw new Error('CI runs as root: the documented-command test needs unshare');
 
 /** The shell command of a fenced block that starts the service, as the page writes it. */
 function documentedStart(page: string): string {
@@ -158,7 +158,7 @@ function documentedStart(page: string): string {
   return m[0];
 }
 
-(nsReady ? describe : describe.skip).each(['README.md', 'docs/verifier-service.md'])(
+describeWith('root and unshare', nsReady).each(['README.md', 'docs/verifier-service.md'])(
   'the start command of %s, exactly as written',
   (page) => {
     it('starts (as root, on its fixed port, its state in /var/lib) and answers /healthz, then stops on SIGTERM', async () => {

@@ -3,6 +3,7 @@
  * developer's machine, fail under CI (a real-part test must never pass by not running).
  */
 import { accessSync, constants } from 'node:fs';
+import { describeWith } from '../../helpers/real-part.js';
 
 export function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
@@ -19,15 +20,5 @@ export function executable(path: string): boolean {
 
 /** `describe` when the part is there; else a suite that fails under CI and skips elsewhere. */
 export function describeWithPart(available: boolean, what: string): jest.Describe {
-  if (available) return describe;
-  if (process.env.CI) {
-    return ((name: string) =>
-      describe(name, () => {
-        it(`needs ${what}`, () => {
-          throw new Error(`real part missing under CI: ${what}`);
-        });
-      })) as unknown as jest.Describe;
-  }
-  console.warn(`skipping: needs ${what}`);
-  return describe.skip;
+  return describeWith(what, available);
 }

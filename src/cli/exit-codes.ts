@@ -1,0 +1,87 @@
+/**
+ * The one table from error codes to process exit codes (STYLE 14), and what each exit code means,
+ * printed by --help and listed in the README. MDM and deploy scripts branch on these numbers.
+ */
+import type { EnrollErrorCode } from '../agent/enroll-errors.js';
+import type { KeyErrorCode } from '../keys/errors.js';
+
+export const EXIT = {
+  pass: 0,
+  fail: 1,
+  unknown: 2,
+  usage: 3,
+  error: 4,
+  key: 5,
+  refused: 6,
+  unreachable: 7,
+  revoked: 8,
+  locked: 9,
+  wrongServer: 10,
+} as const;
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/** Every device-key failure: the key cannot be used (docs/keys.md says what to do for each). */
+const KEY_EXITS: Record<KeyErrorCode, ExitCode> = {
+  ERR_KEYCHAIN_UNAVAILABLE: EXIT.key,
+  ERR_KEYCHAIN_LOCKED: EXIT.key,
+  ERR_KEY_NOT_FOUND: EXIT.key,
+  ERR_KEY_CORRUPT: EXIT.key,
+  ERR_TPM_UNAVAILABLE: EXIT.key,
+  ERR_TPM_FAILED: EXIT.key,
+  ERR_NATIVE_HELPER_FAILED: EXIT.key,
+  ERR_FILE_KEY_NOT_ALLOWED: EXIT.key,
+  ERR_FILE_KEY_INSECURE: EXIT.key,
+  ERR_KEY_STATE_CORRUPT: EXIT.key,
+  ERR_ROTATION_FAILED: EXIT.key,
+};
+
+/** Talking to a verifier: each answer its own code, so a script knows whether to retry, re-key or ask IT. */
+const ENROLL_EXITS: Record<EnrollErrorCode, ExitCode> = {
+  ERR_ENROLLMENT_REFUSED: EXIT.refused,
+  ERR_SERVER_UNREACHABLE: EXIT.unreachable,
+  ERR_DEVICE_REVOKED: EXIT.revoked,
+  ERR_DEVICE_LOCKED: EXIT.locked,
+  ERR_SERVER_URL_MISMATCH: EXIT.wrongServer,
+  ERR_ENROLLMENT_CORRUPT: EXIT.usage,
+};
+
+const BY_CODE: Readonly<Record<string, ExitCode>> = { ...KEY_EXITS, ...ENROLL_EXITS };
+
+/** The exit code for a coded error; every other code (usage, policy, config, capture, output file) is 3. */
+export function exitCodeForError(code: string): ExitCode {
+  return Object.hasOwn(BY_CODE, code) ? (BY_CODE[code] as ExitCode) : EXIT.usage;
+}
+
+/** What each exit code means, for --help (the README lists the same). */
+export const EXIT_MEANINGS: readonly (readonly [ExitCode, string])[] = [
+  [EXIT.pass, 'done; for "check": every check passes'],
+  [EXIT.fail, '"check": a check fails'],
+  [EXIT.unknown, '"check": none fails but one is unknown'],
+  [
+    EXIT.usage,
+    'bad usage, policy, config, capture or output file [ERR_USAGE, ERR_POLICY_INVALID, ERR_OUTPUT_UNWRITABLE, …]',
+  ],
+  [EXIT.error, 'internal error'],
+  [
+    EXIT.key,
+    'the device key cannot be used: keychain locked or absent, TPM unreachable [ERR_KEYCHAIN_LOCKED, …]',
+  ],
+  [
+    EXIT.refused,
+    'the verifier refused the token: used, expired or unknown; ask IT for a new one [ERR_ENROLLMENT_REFUSED]',
+  ],
+  [
+    EXIT.unreachable,
+    'the verifier could not be reached or could not answer; retry later [ERR_SERVER_UNREACHABLE]',
+  ],
+  [
+    EXIT.revoked,
+    'this device key is revoked: make a new key (posture key rotate --force-new) and enroll again, or enroll with --new-key-if-revoked [ERR_DEVICE_REVOKED]',
+  ],
+  [EXIT.locked, 'IT has locked this device; ask IT to unlock it [ERR_DEVICE_LOCKED]'],
+  [
+    EXIT.wrongServer,
+    '--server is not the verifier\u2019s public URL; use the URL the message names [ERR_SERVER_URL_MISMATCH]',
+  ],
+];
