@@ -69,7 +69,10 @@ describeReal('ruleset switch → nft event → debounced probe → status stream
       },
     });
     const debouncer = createDebouncer({
-      quietMs: 200,
+      // long enough that the two re-check calls below land in one window even on a loaded machine
+      // (each local API call also resolves its peer through ss)
+      quietMs: 1_500,
+      maxWaitMs: 5_000,
       run: async (batch) => {
         const result = (await runProbe(host, linuxFirewall)) as CheckResult<FirewallObservation>;
         const evaluation = evaluatePosture({ firewall: result }, DEFAULT_POLICY, 'linux', new Date());
@@ -134,7 +137,9 @@ describeReal('ruleset switch → nft event → debounced probe → status stream
       expect(drifted?.status.lastRecheck?.trigger).toBe('firewall_ruleset');
       expect(drifted?.status.posture?.overall).toBe('fail');
 
-      // a client's re-check joins one already queued for the same check
+      // a client's re-check joins one already queued for the same check (once the event-driven
+      // re-checks of the warm-up and the flush have all run)
+      await waitFor(() => debouncer.pending().length === 0);
       const first = recheckResponseSchema.parse(
         (await callApi(socketPath, 'POST', '/v1/recheck', '{"apiVersion":1}')).body,
       );
