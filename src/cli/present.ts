@@ -17,6 +17,26 @@ function print(json: boolean | undefined, value: object, text: string): void {
   process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
 }
 
+/**
+ * The verifier URL given to `enroll`: an absolute http(s) URL, checked before any key is made or any
+ * probe runs. Without it, `--server posture.example.com` failed as ERR_SERVER_UNREACHABLE (exit 7,
+ * "retry later"), which no retry fixes.
+ */
+function serverUrl(url: string): string {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed?.protocol !== 'https:' && parsed?.protocol !== 'http:')
+    throw new PostureError(
+      'ERR_USAGE',
+      `--server "${url}" is not an http(s) URL: give the verifier's URL as IT wrote it, e.g. https://posture.example.com.`,
+    );
+  return url;
+}
+
 function originOf(url: string): string {
   try {
     return new URL(url).origin;
@@ -110,12 +130,13 @@ export function registerPresentCommands(program: Command): void {
     )
     .option('--json', 'print JSON')
     .action(async (opts: { server: string; token: string; json?: boolean; newKeyIfRevoked?: boolean }) => {
+      const server = serverUrl(opts.server);
       const config = loadConfig();
       const attestor = createAttestor(config);
       const [key, report] = await Promise.all([attestor.key(), attestor.collect()]);
       const os = report.checks.os_version;
       const e = await enrollThisDevice(keyManagerDeps(config, INSTALL_DIR), {
-        server: opts.server,
+        server,
         token: opts.token,
         key,
         stateDir: config.stateDir,
