@@ -6,7 +6,7 @@
 import { chmodSync, lstatSync, mkdirSync, readFileSync, realpathSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import { PostureError } from '../shared/errors.js';
 import type { Policy } from '../shared/policy.js';
@@ -191,6 +191,7 @@ const program = new Command()
   .description(
     'Posture Agent verifier service: enrollment, policy, forward-auth for access proxies (docs/verifier-service.md).',
   )
+  .exitOverride()
   .requiredOption('--config <file>', 'configuration file (YAML or JSON)')
   .option(
     '--check',
@@ -203,7 +204,7 @@ const program = new Command()
       'Environment: POSTURE_VERIFIER_NONCE_SECRET, POSTURE_VERIFIER_ADMIN_TOKEN, POSTURE_VERIFIER_VERIFY_TOKEN',
       '(instead of putting them in the file).',
       'Signals: SIGHUP reloads the policy; SIGTERM/SIGINT shut down gracefully.',
-      'Exit codes: 0 stopped gracefully (or --check found nothing wrong); 3 bad configuration, policy,',
+      'Exit codes: 0 stopped gracefully (or --check found nothing wrong); 3 bad usage, configuration, policy,',
       'file or folder, or store, the message naming the path and ending with a code such as',
       '[ERR_CONFIG_INVALID], [ERR_POLICY_INVALID], [ERR_FILE_UNUSABLE], [ERR_STORE_LOCKED]; 1 internal error.',
     ].join('\n'),
@@ -244,6 +245,9 @@ export function isEntryPoint(argv1: string | undefined, moduleUrl: string): bool
 
 if (isEntryPoint(process.argv[1], import.meta.url)) {
   program.parseAsync(process.argv).catch((error: unknown) => {
+    // Commander has printed what was wrong with the command line: bad usage is exit 3 like a bad
+    // configuration (exit 1 is kept for internal errors); --help exits 0.
+    if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : 3);
     if (error instanceof PostureError)
       process.stderr.write(`posture-verifier: ${error.message} [${error.code}]\n`);
     else
