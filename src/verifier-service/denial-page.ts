@@ -29,9 +29,17 @@ export function escapeHtml(text: string): string {
   );
 }
 
+/**
+ * Escaped text whose `backtick spans` (the remediation texts name commands that way) become <code>
+ * elements that do not wrap. The text is escaped first, so a span can only hold escaped text.
+ */
+export function richText(text: string): string {
+  return escapeHtml(text).replace(/`([^`]+)`/g, '<code>$1</code>');
+}
+
 const STYLE = `body{font:16px/1.5 system-ui,sans-serif;max-width:44rem;margin:3rem auto;padding:0 1rem;color:#1d1d1f}
 h1{font-size:1.5rem}li{margin:0 0 1rem}.check{font-weight:600}.fix{background:#f4f6f8;border-left:4px solid #2563eb;padding:.5rem .75rem}
-footer{color:#6b7280;font-size:.85rem;margin-top:2rem}code{font-size:.9em}`;
+footer{color:#6b7280;font-size:.85rem;margin-top:2rem}code{font-size:.9em;white-space:nowrap;background:#e5e7eb;padding:0 .2em;border-radius:3px}`;
 
 function page(title: string, body: string): string {
   return `<!doctype html>
@@ -51,9 +59,9 @@ export function renderDenial(decisionId: string, denial: Denial): string {
     .map((r) => {
       const what = r.check ? (CHECK_LABELS[r.check] ?? r.check) : 'Device check';
       const fix = r.remediation
-        ? `<div class="fix"><strong>How to fix:</strong> ${escapeHtml(r.remediation)}</div>`
+        ? `<div class="fix"><strong>How to fix:</strong> ${richText(r.remediation)}</div>`
         : '';
-      return `<li data-check="${escapeHtml(r.check ?? '')}" data-code="${escapeHtml(r.code)}"><div class="check">${escapeHtml(what)}</div><div>${escapeHtml(r.message)}</div>${fix}</li>`;
+      return `<li data-check="${escapeHtml(r.check ?? '')}" data-code="${escapeHtml(r.code)}"><div class="check">${escapeHtml(what)}</div><div>${richText(r.message)}</div>${fix}</li>`;
     })
     .join('\n');
   return page(
@@ -62,7 +70,7 @@ export function renderDenial(decisionId: string, denial: Denial): string {
 <ul>
 ${items}
 </ul>
-<p>When it is fixed, reload this page. Posture Agent re-checks the device on its own within a minute.</p>
+<p>When it is fixed, reload this page; if access is still denied, the new page says why. For anything you cannot fix yourself, give IT the reference below.</p>
 <footer>Reference for IT: decision <code>${escapeHtml(decisionId)}</code>, ${escapeHtml(new Date(denial.at).toISOString())}</footer>`,
   );
 }

@@ -8,7 +8,7 @@
 export const REASONS = {
   headers_missing: [
     401,
-    'The request carries no posture attestation and proof. Install and run Posture Agent, or use its browser flow.',
+    'The request carries no posture attestation and proof. Reach this app from an enrolled device running Posture Agent; ask IT how, if you are unsure.',
   ],
   header_duplicated: [401, 'A posture header was sent more than once.'],
   header_too_large: [401, 'A posture header is larger than 8 KiB.'],

@@ -368,12 +368,18 @@ async function verify(
   };
   if (result.overall === 'pass') return { ...base, allowed: true, status: 200, reasons: [] };
   const code: ReasonCode = result.overall === 'fail' ? 'posture_failed' : 'posture_unknown';
-  const failing = result.checks.filter((c) => c.verdict === result.overall);
+  // Every check that keeps the device out, failing ones first: a person who fixes only what failed
+  // and still cannot tell the rest would be denied again without being told why.
+  const failing = result.checks.filter((c) => c.verdict === 'fail');
+  const unknown = result.checks.filter((c) => c.verdict === 'unknown');
   return {
     ...base,
     allowed: false,
     status: REASONS[code][0],
-    reasons: failing.map((c) => postureReason(code, c)),
+    reasons: [
+      ...failing.map((c) => postureReason('posture_failed', c)),
+      ...unknown.map((c) => postureReason('posture_unknown', c)),
+    ],
   };
 }
 

@@ -322,4 +322,23 @@ describe('the denial page', () => {
     expect(html).not.toContain('<script>x');
     expect(html).not.toContain('"><b>');
   });
+
+  it('commands in backticks show as code, still escaped, and no raw backtick reaches the page', async () => {
+    const { renderDenial } = await import('../../src/verifier-service/denial-page.js');
+    const html = renderDenial('id', {
+      status: 403,
+      at: 0,
+      reasons: [
+        {
+          code: 'posture_failed',
+          check: 'firewall',
+          message: 'Off.',
+          remediation: 'Run `sudo ufw enable`, then `<img src=x>`.',
+        },
+      ],
+    });
+    expect(html).toContain('<code>sudo ufw enable</code>');
+    expect(html).toContain('<code>&lt;img src=x&gt;</code>');
+    expect(html).not.toContain('`');
+  });
 });

@@ -564,6 +564,30 @@ describe('verifyRequest', () => {
       expectDeny(d, 'posture_unknown', 403);
       expect(d.reasons[0]?.check).toBe('firewall');
     });
+    it('a failing and an unknown check → both named, the failing one first', async () => {
+      const s = await setup();
+      const checks = compliantChecks();
+      checks.firewall = {
+        check: 'firewall',
+        status: 'unknown',
+        reason: 'insufficient_privilege',
+        detail: 'nft needs root',
+        observedAt: '',
+        evidence: [],
+      };
+      const disk = checks.disk_encryption as { observation: { volumes: { state: string }[] } };
+      disk.observation = {
+        ...disk.observation,
+        volumes: disk.observation.volumes.map((v) => ({ ...v, state: 'unencrypted' })),
+      };
+      const both = await s.device.attest({ checks });
+      const d = await s.check(headersFor(both.token, both.session.proof('GET', URL_, both.token, NOW)));
+      expectDeny(d, 'posture_failed', 403);
+      expect(d.reasons.map((r) => [r.code, r.check])).toEqual([
+        ['posture_failed', 'disk_encryption'],
+        ['posture_unknown', 'firewall'],
+      ]);
+    });
   });
 
   it('the audience may be a list', async () => {
