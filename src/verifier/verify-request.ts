@@ -174,6 +174,7 @@ export async function verifyRequest(request: VerifyRequestInput, options: Verify
       reasons: [{ code, message: `${message}${detail}` }],
       decisionId,
       policyRevision,
+      ...(error instanceof Deny && error.device ? { device: error.device } : {}),
     };
   }
 }
@@ -285,8 +286,8 @@ async function verify(
   // signature was verified with must still be the enrolled one; key protection is the enrolled one.
   const device = await lookup(options, verified.kid);
   if (!sameJwk(device.jwk, verified.deviceJwk)) throw new Deny('attestation_signature_invalid');
-  if (device.status === 'revoked') throw new Deny('device_revoked');
-  if (device.status === 'locked') throw new Deny('device_locked');
+  if (device.status === 'revoked') throw new Deny('device_revoked', undefined, decisionDevice(device));
+  if (device.status === 'locked') throw new Deny('device_locked', undefined, decisionDevice(device));
   if (device.deviceId !== claims.sub) throw new Deny('attestation_subject_mismatch');
   if (claims.key_protection !== device.keyProtection)
     throw new Deny('key_protection_mismatch', `enrolled ${device.keyProtection}`);
@@ -353,12 +354,7 @@ async function verify(
     }
   }
   const result = evaluation.result;
-  const deviceInfo: DecisionDevice = {
-    id: device.deviceId,
-    kid: device.kid,
-    keyProtection: device.keyProtection,
-    keyProtectionSource: 'claimed_at_enrollment',
-  };
+  const deviceInfo = decisionDevice(device);
   const base = {
     decisionId,
     policyRevision: options.policy.revision,
@@ -389,6 +385,15 @@ function postureReason(code: ReasonCode, v: CheckVerdict): DenyReason {
     check: v.check,
     message: v.reason,
     ...(v.remediation ? { remediation: v.remediation } : {}),
+  };
+}
+
+function decisionDevice(device: DeviceRecord): DecisionDevice {
+  return {
+    id: device.deviceId,
+    kid: device.kid,
+    keyProtection: device.keyProtection,
+    keyProtectionSource: 'claimed_at_enrollment',
   };
 }
 

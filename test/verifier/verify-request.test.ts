@@ -446,11 +446,10 @@ describe('verifyRequest', () => {
       const s = await setup();
       expect((await s.check(headersFor(s.attestation.token, s.proof()))).allowed).toBe(true);
       s.device.record.status = 'revoked';
-      expectDeny(
-        await s.check(headersFor(s.attestation.token, s.proof('GET', URL_, NOW + 1000))),
-        'device_revoked',
-        403,
-      );
+      const revoked = await s.check(headersFor(s.attestation.token, s.proof('GET', URL_, NOW + 1000)));
+      expectDeny(revoked, 'device_revoked', 403);
+      // the decision (and so the decision log) names the refused device
+      expect(revoked.device?.id).toBe(s.device.record.deviceId);
       s.device.record.status = 'locked';
       expectDeny(
         await s.check(headersFor(s.attestation.token, s.proof('GET', URL_, NOW + 2000))),
