@@ -57,6 +57,7 @@ build() {
   # Not in an if: set -e does not apply inside the condition of an if.
   ( set -e; "layout_$1" ) > "$OUT/log" 2>&1
   BUILT=$?
+  [ "$BUILT" -eq 0 ] || dmesg | tail -n 15 >> "$OUT/log"
   udevadm settle --timeout=30
   debug_dump > "$OUT/debug.txt" 2>&1
 }

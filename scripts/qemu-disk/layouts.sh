@@ -81,6 +81,7 @@ swapfile() {
 }
 
 lvcreate_quiet() { lvcreate -q -y -W n -Z y "$@"; }
+lvcreate_pool() { lvcreate -q -y "$@"; }
 
 debug_dump() {
   lsblk -o NAME,KNAME,MAJ:MIN,TYPE,FSTYPE,UUID,MOUNTPOINTS
@@ -163,8 +164,10 @@ layout_integrity_only_root() {
 
 layout_verity_root() {
   # A read-only, verified root (immutable distributions): dm-verity proves integrity, not secrecy.
-  mkroot /dev/vda
-  umount -R /sysroot
+  mkfs.ext4 -q -F -b 4096 -O ^has_journal /dev/vda
+  mount /dev/vda /sysroot
+  cp -a /skel/. /sysroot/
+  umount /sysroot
   veritysetup format /dev/vda /dev/vdb > /tmp/verity.txt
   hash="$(awk '/^Root hash:/ { print $3 }' /tmp/verity.txt)"
   veritysetup open /dev/vda vroot /dev/vdb "$hash"
@@ -244,9 +247,9 @@ layout_lvm_thin_on_luks() {
   luks luks2 /dev/vda cr_pv
   pvcreate -q /dev/mapper/cr_pv
   vgcreate -q vgt /dev/mapper/cr_pv
-  lvcreate_quiet --type thin-pool -L 160M -n pool vgt
-  lvcreate_quiet --type thin -V 128M --thinpool pool -n root vgt
-  lvcreate_quiet --type thin -V 64M --thinpool pool -n home vgt
+  lvcreate_pool --type thin-pool -L 160M -n pool vgt
+  lvcreate_pool --type thin -V 128M --thinpool pool -n root vgt
+  lvcreate_pool --type thin -V 64M --thinpool pool -n home vgt
   mkroot /dev/vgt/root
   mkhome /dev/vgt/home
   truth system / encrypted LUKS2
@@ -261,9 +264,9 @@ layout_lvm_cache_on_plain_disk() {
   vgcreate -q vgc /dev/mapper/cr_slow /dev/vdb
   lvcreate_quiet -L 80M -n root vgc /dev/mapper/cr_slow
   lvcreate_quiet -L 64M -n home vgc /dev/mapper/cr_slow
-  lvcreate_quiet --type cache-pool -L 32M -n cpool vgc /dev/vdb
+  lvcreate_pool --type cache-pool -L 32M -n cpool vgc /dev/vdb
   lvconvert -q -y --type cache --cachepool vgc/cpool vgc/root
-  lvcreate_quiet -L 32M -n wcache vgc /dev/vdb
+  lvcreate -q -y -an -Z n -L 32M -n wcache vgc /dev/vdb
   lvconvert -q -y --type writecache --cachevol wcache vgc/home
   mkroot /dev/vgc/root
   mkhome /dev/vgc/home
@@ -278,7 +281,7 @@ layout_lvm_cache_on_luks() {
   pvcreate -q /dev/mapper/cr_slow /dev/mapper/cr_fast
   vgcreate -q vgk /dev/mapper/cr_slow /dev/mapper/cr_fast
   lvcreate_quiet -L 80M -n root vgk /dev/mapper/cr_slow
-  lvcreate_quiet --type cache-pool -L 32M -n cpool vgk /dev/mapper/cr_fast
+  lvcreate_pool --type cache-pool -L 32M -n cpool vgk /dev/mapper/cr_fast
   lvconvert -q -y --type cache --cachepool vgk/cpool vgk/root
   mkroot /dev/vgk/root
   truth system / encrypted LUKS2

@@ -10,7 +10,7 @@ import type { ZfsEncryption } from './trace-linux.js';
 import { traceDataVolumes } from './trace-linux.js';
 
 export const LSBLK = ['/usr/bin/lsblk', '/bin/lsblk'];
-export const LSBLK_ARGS = ['-J', '-o', 'NAME,KNAME,MAJ:MIN,TYPE,FSTYPE,MOUNTPOINT'];
+export const LSBLK_ARGS = ['-J', '-o', 'NAME,KNAME,MAJ:MIN,TYPE,FSTYPE,UUID,MOUNTPOINT'];
 const ZFS = ['/usr/sbin/zfs', '/sbin/zfs', '/usr/local/sbin/zfs'];
 
 export const linuxDiskEncryption: Probe<'disk_encryption'> = {

@@ -51,6 +51,8 @@ function traceMountPoint(
 ): VolumeEncryption {
   if (!input.mounts) {
     const paths = pathsTo(input.tree, (n) => n.mountPoints.includes(mountPoint));
+    if (paths.some((p) => p[p.length - 1]?.fsType === 'btrfs'))
+      return traceBtrfs(input, { id: mountPoint, role }, paths, mountPoint);
     return fromPaths(input, { id: mountPoint, role }, paths, mountPoint);
   }
   const mount = mountFor(input.mounts, mountPoint);
@@ -90,7 +92,34 @@ function traceMount(
     };
   }
   const paths = pathsTo(input.tree, nodeMatcher(mount));
+  if (mount.fsType === 'btrfs') return traceBtrfs(input, { ...base, device: mount.source }, paths, mount.source);
   return fromPaths(input, { ...base, device: mount.source }, paths, mount.source);
+}
+
+/**
+ * A btrfs filesystem can span several devices (`mkfs.btrfs -d raid1 A B`, `btrfs device add`),
+ * and mountinfo and lsblk name only one of them. Every device lsblk shows with the same btrfs UUID
+ * holds data of the volume, so every one of them must be on an encrypting layer.
+ */
+function traceBtrfs(
+  input: TraceInput,
+  base: Omit<VolumeEncryption, 'state'>,
+  paths: BlockNode[][],
+  what: string,
+): VolumeEncryption {
+  const uuids = new Set(paths.map((p) => p[p.length - 1]?.uuid));
+  const [uuid] = uuids;
+  if (paths.length === 0) return fromPaths(input, base, paths, what);
+  if (uuids.size !== 1 || uuid === undefined) {
+    return {
+      ...base,
+      state: 'unknown',
+      reason: 'unexpected_output',
+      detail: `${what} is btrfs, which can span several devices, and lsblk shows no filesystem UUID to find them by`,
+    };
+  }
+  const members = pathsTo(input.tree, (n) => n.fsType === 'btrfs' && n.uuid === uuid);
+  return fromPaths(input, base, members, what);
 }
 
 function nodeMatcher(mount: MountEntry): (n: BlockNode) => boolean {
@@ -123,30 +152,74 @@ function fromPaths(
       detail: `block device of ${what} not found in lsblk output`,
     };
   }
-  const first = paths[0] ?? [];
-  const stack = [...first].reverse().map((n) => `${n.name} (${n.type})`);
-  const cryptOnEveryPath = paths.every((p) => p.some((n) => n.type === 'crypt'));
-  if (!cryptOnEveryPath) {
-    const plain = paths.find((p) => !p.some((n) => n.type === 'crypt')) ?? first;
-    return { ...base, state: 'unencrypted', stack: [...plain].reverse().map((n) => `${n.name} (${n.type})`) };
+  const stackOf = (p: BlockNode[]) => [...p].reverse().map((n) => `${n.name} (${n.type})`);
+  const judged = paths.map((p) => ({ path: p, layer: encryptingLayer(input, p) }));
+  const plain = judged.find((j) => j.layer.kind === 'none');
+  if (plain) return { ...base, state: 'unencrypted', stack: stackOf(plain.path) };
+  const undecided = judged.find((j) => j.layer.kind === 'undecided');
+  if (undecided?.layer.kind === 'undecided') {
+    return {
+      ...base,
+      state: 'unknown',
+      reason: 'unexpected_output',
+      detail: undecided.layer.detail,
+      stack: stackOf(undecided.path),
+    };
   }
-  const trail = [...first].reverse();
-  const cryptIndex = trail.findIndex((n) => n.type === 'crypt');
-  const crypt = trail[cryptIndex];
-  const below = trail[cryptIndex + 1];
-  return { ...base, state: 'encrypted', method: cryptMethod(input, crypt, below), stack };
+  const first = judged[0];
+  const method = first?.layer.kind === 'encrypted' ? first.layer.method : 'dm-crypt';
+  return { ...base, state: 'encrypted', method, stack: stackOf(first?.path ?? []) };
 }
 
-function cryptMethod(input: TraceInput, crypt: BlockNode | undefined, below: BlockNode | undefined): string {
-  const uuid = crypt
-    ? (input.dmUuids?.get(crypt.majMin ?? '') ?? input.dmUuids?.get(crypt.kname ?? crypt.name))
-    : undefined;
-  // dm uuid of a crypt target: "CRYPT-LUKS2-<uuid>-<name>", "CRYPT-LUKS1-…", "CRYPT-PLAIN-<name>", "CRYPT-BITLK-…", "CRYPT-TCRYPT-…".
-  const kind = uuid ? /^CRYPT-([A-Z0-9]+)-/.exec(uuid)?.[1] : undefined;
-  if (kind)
-    return kind === 'BITLK' ? 'BitLocker (dm-crypt)' : kind === 'TCRYPT' ? 'TrueCrypt/VeraCrypt' : kind;
-  if (below?.fsType === 'crypto_LUKS') return below.fsVer ? `LUKS${below.fsVer}` : 'LUKS';
-  return 'dm-crypt';
+type Layer = { kind: 'encrypted'; method: string } | { kind: 'none' } | { kind: 'undecided'; detail: string };
+
+/**
+ * lsblk calls every device-mapper node whose dm uuid starts with "CRYPT-" a "crypt", and cryptsetup
+ * gives that prefix to more than dm-crypt: "CRYPT-INTEGRITY-…" (integritysetup: checksums, no
+ * encryption), "CRYPT-VERITY-…" (veritysetup: a verified read-only image), "CRYPT-SUBDEV-…" (the
+ * dm-integrity device beneath a LUKS2 volume with --integrity). Only these kinds encrypt:
+ * "CRYPT-LUKS1-<uuid>-<name>", "CRYPT-LUKS2-…", "CRYPT-PLAIN-<name>", "CRYPT-BITLK-…",
+ * "CRYPT-TCRYPT-…", "CRYPT-LOOPAES-…", "CRYPT-FVAULT2-…" (cryptsetup 2.6.1, lib/setup.c).
+ */
+const ENCRYPTING_KINDS: Record<string, string> = {
+  LUKS1: 'LUKS1',
+  LUKS2: 'LUKS2',
+  PLAIN: 'PLAIN',
+  BITLK: 'BitLocker (dm-crypt)',
+  TCRYPT: 'TrueCrypt/VeraCrypt',
+  LOOPAES: 'loop-AES',
+  FVAULT2: 'FileVault 2 (dm-crypt)',
+};
+const NOT_ENCRYPTING_KINDS = new Set(['INTEGRITY', 'VERITY', 'SUBDEV']);
+
+/** The top-most encrypting layer of one path (from the disk up to the volume), if any. */
+function encryptingLayer(input: TraceInput, path: BlockNode[]): Layer {
+  let undecided: string | undefined;
+  for (let i = path.length - 1; i >= 0; i--) {
+    const node = path[i];
+    if (!node || node.type !== 'crypt') continue;
+    const verdict = cryptKind(input, node, path[i - 1]);
+    if (verdict.kind === 'encrypted') return verdict;
+    if (verdict.kind === 'undecided') undecided ??= verdict.detail;
+  }
+  return undecided === undefined ? { kind: 'none' } : { kind: 'undecided', detail: undecided };
+}
+
+function cryptKind(input: TraceInput, crypt: BlockNode, below: BlockNode | undefined): Layer {
+  const uuid = input.dmUuids?.get(crypt.majMin ?? '') ?? input.dmUuids?.get(crypt.kname ?? crypt.name);
+  if (uuid !== undefined) {
+    const kind = /^CRYPT-([A-Z0-9]+)-/.exec(uuid)?.[1];
+    if (kind && ENCRYPTING_KINDS[kind]) return { kind: 'encrypted', method: ENCRYPTING_KINDS[kind] };
+    if (kind && NOT_ENCRYPTING_KINDS.has(kind)) return { kind: 'none' };
+    return { kind: 'undecided', detail: `${crypt.name}: dm uuid "${uuid.slice(0, 40)}" is not a known dm-crypt kind` };
+  }
+  // No dm uuid: a LUKS header right beneath still proves dm-crypt; anything else could be
+  // dm-integrity or dm-verity, which lsblk shows as "crypt" too.
+  if (below?.fsType === 'crypto_LUKS') return { kind: 'encrypted', method: below.fsVer ? `LUKS${below.fsVer}` : 'LUKS' };
+  return {
+    kind: 'undecided',
+    detail: `${crypt.name}: the dm uuid was not read, so dm-crypt cannot be told from dm-integrity or dm-verity`,
+  };
 }
 
 function traceZfs(
