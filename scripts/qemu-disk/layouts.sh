@@ -359,6 +359,18 @@ layout_swap_random_key() {
   truth swap /dev/mapper/cr_swap encrypted PLAIN
 }
 
+layout_swap_random_key_on_loop_file() {
+  # fwupd#3342: crypttab "swap_crypt /swap_container /dev/urandom swap,cipher=aes-xts-plain64,…"
+  # — plain dm-crypt with a one-boot key over a loop device backed by a file on the (plain) root.
+  mkroot /dev/vda
+  dd if=/dev/zero of=/sysroot/swap_container bs=1M count=24 2>/dev/null
+  loop="$(losetup -f --show /sysroot/swap_container)"
+  plain "$loop" swap_crypt /dev/urandom
+  swapdev /dev/mapper/swap_crypt
+  truth system / unencrypted
+  truth swap /dev/mapper/swap_crypt encrypted PLAIN
+}
+
 layout_swap_zram_and_file_on_plain_root() {
   mkroot /dev/vda
   zram="$(zramctl --find --size 16M)"

@@ -5,7 +5,7 @@
 #   run.sh OUT_DIR [LAYOUT…]        default: every layout in layouts.sh; node runs in the guest
 #   run.sh --serve SOCKET OUT_DIR   the guest waits for commands on the unix socket SOCKET (qemu
 #                                   starts once a client connects); see guest-init.sh
-#   POSTURE_QEMU_TIMEOUT  seconds before qemu is killed (default 900)
+#   POSTURE_QEMU_TIMEOUT  seconds before qemu is killed (default 3600)
 # Results: OUT_DIR/<layout>/{truth,result.json,debug.txt,log}, OUT_DIR/console.log, OUT_DIR/done.
 set -euo pipefail
 
@@ -48,7 +48,7 @@ done
 echo "${disks[*]}" > "$out/disks"
 rm -f "$out/done"
 
-timeout --foreground -k 10 "${POSTURE_QEMU_TIMEOUT:-900}" \
+timeout --foreground -k 10 "${POSTURE_QEMU_TIMEOUT:-3600}" \
   qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 1024 \
   -display none -monitor none -serial "file:$out/console.log" -no-reboot \
   -kernel "$kernel" -initrd "$work/initramfs.gz" \
