@@ -67,7 +67,7 @@ unb64() { printf '%s' "$1" | base64 -d; }
 
 serve() {
   exec 3<> /dev/virtio-ports/posture.ctl
-  echo READY >&3
+  echo "READY $(uname -r)" >&3
   while read -r cmd arg <&3; do
     case "$cmd" in
       LAYOUT)

@@ -148,8 +148,8 @@ export async function bootQemuGuest(repo: string, outDir: string): Promise<QemuG
     await waitFor(socketPath, child, 300_000);
     const socket = await connect(socketPath);
     const lines = new Lines(socket);
-    const ready = await lines.next(180_000);
-    if (ready !== 'READY') throw new Error(`the guest said ${ready.slice(0, 80)} instead of READY`);
+    const [ready, release] = (await lines.next(180_000)).split(' ');
+    if (ready !== 'READY' || !release) throw new Error(`the guest said ${String(ready).slice(0, 80)} instead of READY`);
 
     let queue: Promise<unknown> = Promise.resolve();
     const ask = <T>(request: string, parse: (answer: string) => T, timeoutMs = 120_000): Promise<T> => {
@@ -162,7 +162,7 @@ export async function bootQemuGuest(repo: string, outDir: string): Promise<QemuG
     };
 
     const host: Host = {
-      platform: { os: 'linux', release: 'qemu-guest', arch: 'x64' },
+      platform: { os: 'linux', release, arch: 'x64' },
       run: (request) =>
         ask(`RUN ${1 + request.args.length}\n${[request.command, ...request.args].map(b64).join('\n')}`, (a) =>
           toCommandOutcome(a, request.command),

@@ -54,6 +54,17 @@ if (missing.length > 0 && process.env.CI) {
 const describeQemu = missing.length === 0 ? describe : describe.skip;
 if (missing.length > 0) console.warn(`skipping the qemu disk-encryption oracle: missing ${missing.join(', ')}`);
 
+/** The Debian package versions the guest's tools came from, for the captures' notes. */
+function toolVersions(): string {
+  try {
+    return execFileSync('/usr/bin/dpkg-query', ['-W', '-f', '${Package} ${Version}, ', 'cryptsetup-bin', 'lvm2', 'util-linux', 'mdadm', 'btrfs-progs'], {
+      encoding: 'utf8',
+    }).replace(/, $/, '');
+  } catch {
+    return 'tool versions not known';
+  }
+}
+
 function compare(truth: DeclaredVolume[], result: CheckResult<DiskEncryptionObservation>) {
   const declared = Object.fromEntries(
     truth.map((v) => [volumeId(v), { state: v.state, ...(v.method ? { method: v.method } : {}) }]),
@@ -73,7 +84,7 @@ function compare(truth: DeclaredVolume[], result: CheckResult<DiskEncryptionObse
 describeQemu('Linux disk encryption on a real kernel (qemu)', () => {
   let guest: QemuGuest;
   let outDir: string;
-  const verdicts = new Map<string, ReturnType<typeof compare>>();
+  const versions = toolVersions();
 
   beforeAll(async () => {
     outDir = process.env.POSTURE_QEMU_OUT
@@ -104,12 +115,11 @@ describeQemu('Linux disk encryption on a real kernel (qemu)', () => {
       const result = (await runProbe(host, linuxDiskEncryption)) as CheckResult<DiskEncryptionObservation>;
       const capture = host.toCapture(
         AGENT,
-        `recorded under qemu (TCG), Debian kernel, layout ${layout} of scripts/qemu-disk/layouts.sh`,
+        `recorded under qemu (TCG), Debian kernel ${guest.host.platform.release}, tools of Debian 12 (${versions}), layout ${layout} of scripts/qemu-disk/layouts.sh`,
       );
       writeFileSync(join(outDir, layout, 'capture.json'), `${JSON.stringify(capture, null, 2)}\n`);
       writeFileSync(join(outDir, layout, 'host-result.json'), `${JSON.stringify(result, null, 2)}\n`);
       const verdict = compare(truth, result);
-      verdicts.set(layout, verdict);
       expect(verdict.seen).toEqual(verdict.declared);
       if (layout === IN_GUEST_LAYOUT && builtDist) {
         // The same collector, run by node inside the guest on its live host: the answers through
