@@ -3,6 +3,7 @@
 // commands and files the collector asked for. Prints {layout, kernel, result, capture} as JSON.
 //   node guest-collect.mjs LAYOUT
 import { release } from 'node:os';
+import process from 'node:process';
 import { createRecordingHost } from '../../dist/probes/capture.js';
 import { linuxDiskEncryption } from '../../dist/probes/disk-encryption/linux.js';
 import { createLiveHost } from '../../dist/probes/live-host.js';
@@ -12,4 +13,6 @@ const layout = process.argv[2] ?? 'unnamed';
 const host = createRecordingHost(createLiveHost());
 const result = await runProbe(host, linuxDiskEncryption);
 const note = `recorded under qemu (TCG), Debian kernel ${release()}, layout ${layout} (scripts/qemu-disk/layouts.sh)`;
-process.stdout.write(`${JSON.stringify({ layout, kernel: release(), result, capture: host.toCapture(AGENT, note) }, null, 2)}\n`);
+process.stdout.write(
+  `${JSON.stringify({ layout, kernel: release(), result, capture: host.toCapture(AGENT, note) }, null, 2)}\n`,
+);

@@ -149,7 +149,8 @@ export async function bootQemuGuest(repo: string, outDir: string): Promise<QemuG
     const socket = await connect(socketPath);
     const lines = new Lines(socket);
     const [ready, release] = (await lines.next(180_000)).split(' ');
-    if (ready !== 'READY' || !release) throw new Error(`the guest said ${String(ready).slice(0, 80)} instead of READY`);
+    if (ready !== 'READY' || !release)
+      throw new Error(`the guest said ${String(ready).slice(0, 80)} instead of READY`);
 
     let queue: Promise<unknown> = Promise.resolve();
     const ask = <T>(request: string, parse: (answer: string) => T, timeoutMs = 120_000): Promise<T> => {
@@ -164,8 +165,9 @@ export async function bootQemuGuest(repo: string, outDir: string): Promise<QemuG
     const host: Host = {
       platform: { os: 'linux', release, arch: 'x64' },
       run: (request) =>
-        ask(`RUN ${1 + request.args.length}\n${[request.command, ...request.args].map(b64).join('\n')}`, (a) =>
-          toCommandOutcome(a, request.command),
+        ask(
+          `RUN ${1 + request.args.length}\n${[request.command, ...request.args].map(b64).join('\n')}`,
+          (a) => toCommandOutcome(a, request.command),
         ),
       readFile: (path) => ask(`READ ${b64(path)}`, (a) => toFileOutcome(a, path)),
       stat: (path) => ask(`STAT ${b64(path)}`, (a) => toStatOutcome(a, path)),
@@ -185,8 +187,7 @@ export async function bootQemuGuest(repo: string, outDir: string): Promise<QemuG
           },
           300_000,
         ),
-      collectInGuest: (layout) =>
-        ask(`INGUEST ${layout}`, (a) => Number(a.split(' ')[1]), 300_000),
+      collectInGuest: (layout) => ask(`INGUEST ${layout}`, (a) => Number(a.split(' ')[1]), 300_000),
       teardown: () => ask('DONE', () => undefined),
       quit: async () => {
         socket.write('QUIT\n');

@@ -18,7 +18,10 @@ const LAYOUTS = fixtureNames('linux/qemu')
 
 async function replay(layout: string) {
   const capture = parseCapture(fixture(`linux/qemu/${layout}.capture.json`));
-  return (await runProbe(createReplayHost(capture), linuxDiskEncryption)) as CheckResult<DiskEncryptionObservation>;
+  return (await runProbe(
+    createReplayHost(capture),
+    linuxDiskEncryption,
+  )) as CheckResult<DiskEncryptionObservation>;
 }
 
 describe('Linux disk encryption replayed from layouts recorded under qemu', () => {
@@ -32,7 +35,10 @@ describe('Linux disk encryption replayed from layouts recorded under qemu', () =
     expect(result.status).toBe('observed');
     if (result.status !== 'observed') return;
     const seen = Object.fromEntries(
-      result.observation.volumes.map((v) => [v.id, v.state === 'encrypted' ? `${v.state} ${v.method}` : v.state]),
+      result.observation.volumes.map((v) => [
+        v.id,
+        v.state === 'encrypted' ? `${v.state} ${v.method}` : v.state,
+      ]),
     );
     const declared = Object.fromEntries(
       truth.map((v) => [volumeId(v), v.state === 'encrypted' ? `${v.state} ${v.method}` : v.state]),

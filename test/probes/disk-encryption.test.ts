@@ -121,7 +121,10 @@ describe('Linux volume tracing on recorded lsblk output', () => {
 
   it('btrfs without filesystem UUIDs is unknown: its other member devices cannot be found', () => {
     const volumes = trace('fedora-40-luks-btrfs-nvme-mountpoints.json');
-    expect(volumes.find((v) => v.id === '/')).toMatchObject({ state: 'unknown', reason: 'unexpected_output' });
+    expect(volumes.find((v) => v.id === '/')).toMatchObject({
+      state: 'unknown',
+      reason: 'unexpected_output',
+    });
     expect(volumes.find((v) => v.id === '/home')?.state).toBe('unknown');
   });
 

@@ -92,7 +92,8 @@ function traceMount(
     };
   }
   const paths = pathsTo(input.tree, nodeMatcher(mount));
-  if (mount.fsType === 'btrfs') return traceBtrfs(input, { ...base, device: mount.source }, paths, mount.source);
+  if (mount.fsType === 'btrfs')
+    return traceBtrfs(input, { ...base, device: mount.source }, paths, mount.source);
   return fromPaths(input, { ...base, device: mount.source }, paths, mount.source);
 }
 
@@ -211,11 +212,15 @@ function cryptKind(input: TraceInput, crypt: BlockNode, below: BlockNode | undef
     const kind = /^CRYPT-([A-Z0-9]+)-/.exec(uuid)?.[1];
     if (kind && ENCRYPTING_KINDS[kind]) return { kind: 'encrypted', method: ENCRYPTING_KINDS[kind] };
     if (kind && NOT_ENCRYPTING_KINDS.has(kind)) return { kind: 'none' };
-    return { kind: 'undecided', detail: `${crypt.name}: dm uuid "${uuid.slice(0, 40)}" is not a known dm-crypt kind` };
+    return {
+      kind: 'undecided',
+      detail: `${crypt.name}: dm uuid "${uuid.slice(0, 40)}" is not a known dm-crypt kind`,
+    };
   }
   // No dm uuid: a LUKS header right beneath still proves dm-crypt; anything else could be
   // dm-integrity or dm-verity, which lsblk shows as "crypt" too.
-  if (below?.fsType === 'crypto_LUKS') return { kind: 'encrypted', method: below.fsVer ? `LUKS${below.fsVer}` : 'LUKS' };
+  if (below?.fsType === 'crypto_LUKS')
+    return { kind: 'encrypted', method: below.fsVer ? `LUKS${below.fsVer}` : 'LUKS' };
   return {
     kind: 'undecided',
     detail: `${crypt.name}: the dm uuid was not read, so dm-crypt cannot be told from dm-integrity or dm-verity`,
