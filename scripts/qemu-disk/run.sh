@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Boots Debian's kernel under qemu (TCG, no KVM) once, builds every storage layout of layouts.sh
 # inside it and runs the agent's real disk-encryption collector on each (see guest-init.sh).
-# Needs `npm run build` first (the guest runs dist/ from this checkout, shared read-only over 9p).
+# The checkout is shared with the guest read-only over 9p; node inside the guest runs its dist/
+# (`npm run build` first).
 #   run.sh OUT_DIR [LAYOUT…]        default: every layout in layouts.sh; node runs in the guest
 #   run.sh --serve SOCKET OUT_DIR   the guest waits for commands on the unix socket SOCKET (qemu
 #                                   starts once a client connects); see guest-init.sh
@@ -25,7 +26,10 @@ out="$(cd "$out" && pwd)"
 for tool in qemu-system-x86_64 cpio gzip dpkg-deb apt-get; do
   command -v "$tool" >/dev/null || { echo "run.sh: $tool is not installed" >&2; exit 3; }
 done
-[ -f "$repo/dist/probes/disk-encryption/linux.js" ] || { echo "run.sh: run npm run build first" >&2; exit 3; }
+if [ "${#serve[@]}" -eq 0 ] && [ ! -f "$repo/dist/probes/disk-encryption/linux.js" ]; then
+  echo "run.sh: run npm run build first (the guest runs dist/)" >&2
+  exit 3
+fi
 
 kdir="$("$here/fetch-kernel.sh")"
 kernel="$(ls "$kdir"/boot/vmlinuz-* | head -n 1)"

@@ -1,9 +1,11 @@
 /**
  * Linux: is each volume that holds data (/, a separate /home, every swap area) on dm-crypt?
- * Traced down the block-device tree from the filesystem to the disk, through LVM and other
- * device-mapper layers. Encrypted only when every path down from the volume passes through a
- * crypt layer. Another disk being encrypted says nothing about these. Pure: the probe reads
- * lsblk, mountinfo, /proc/swaps and the dm uuids, this decides.
+ * Traced down the block-device tree from the filesystem to the disks, through LVM, md RAID and
+ * other device-mapper layers, and to every member of a multi-device btrfs. Encrypted only when
+ * every path down from the volume passes through a dm-crypt layer, told apart from the other
+ * "crypt" nodes (dm-integrity, dm-verity) by its dm uuid. Another disk being encrypted says
+ * nothing about these. Checked on a real kernel by scripts/qemu-disk (docs/checks.md). Pure: the
+ * probe reads lsblk, mountinfo, /proc/swaps and the dm uuids, this decides.
  */
 import type { VolumeEncryption } from '../../shared/posture.js';
 import type { BlockNode } from './parse-lsblk.js';
