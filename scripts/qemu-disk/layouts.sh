@@ -243,6 +243,24 @@ layout_lvm_raid1_legs() {
   truth home /home encrypted LUKS2
 }
 
+layout_lvm_snapshot_cow_on_plain_disk() {
+  # / is an LV on a LUKS PV with a classic (copy-on-write) snapshot whose store is on a plain PV of
+  # the same volume group: every first write to a block of / copies its old content there first.
+  luks luks2 /dev/vda cr_pv
+  pvcreate -q /dev/mapper/cr_pv /dev/vdb
+  vgcreate -q vgs /dev/mapper/cr_pv /dev/vdb
+  lvcreate_quiet -L 96M -n root vgs /dev/mapper/cr_pv
+  lvcreate_quiet -L 48M -n home vgs /dev/mapper/cr_pv
+  mkfs.ext4 -q -F /dev/vgs/root
+  lvcreate -q -y -s -L 32M -n root_snap vgs/root /dev/vdb
+  mount /dev/vgs/root /sysroot
+  cp -a /skel/. /sysroot/
+  sysmounts
+  mkhome /dev/vgs/home
+  truth system / unencrypted
+  truth home /home encrypted LUKS2
+}
+
 layout_lvm_thin_on_luks() {
   luks luks2 /dev/vda cr_pv
   pvcreate -q /dev/mapper/cr_pv
@@ -302,6 +320,19 @@ layout_root_luks_home_plain() {
   luks luks2 /dev/vda cr_root
   mkroot /dev/mapper/cr_root
   mkhome /dev/vdb
+  truth system / encrypted LUKS2
+  truth home /home unencrypted
+}
+
+layout_home_bind_mount_from_plain_disk() {
+  # /home is a bind mount of a directory on a plain data disk (mounted at /data); root is LUKS.
+  luks luks2 /dev/vda cr_root
+  mkroot /dev/mapper/cr_root
+  mkfs.ext4 -q -F /dev/vdb
+  mkdir -p /sysroot/data
+  mount /dev/vdb /sysroot/data
+  mkdir -p /sysroot/data/home
+  mount --bind /sysroot/data/home /sysroot/home
   truth system / encrypted LUKS2
   truth home /home unencrypted
 }

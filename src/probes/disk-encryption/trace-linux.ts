@@ -156,7 +156,10 @@ function fromPaths(
     };
   }
   const stackOf = (p: BlockNode[]) => [...p].reverse().map((n) => `${n.name} (${n.type})`);
-  const judged = paths.map((p) => ({ path: p, layer: encryptingLayer(input, p) }));
+  const judged = [...paths, ...snapshotStores(input.tree, paths)].map((p) => ({
+    path: p,
+    layer: encryptingLayer(input, p),
+  }));
   const plain = judged.find((j) => j.layer.kind === 'none');
   if (plain) return { ...base, state: 'unencrypted', stack: stackOf(plain.path) };
   const undecided = judged.find((j) => j.layer.kind === 'undecided');
@@ -172,6 +175,27 @@ function fromPaths(
   const first = judged[0];
   const method = first?.layer.kind === 'encrypted' ? first.layer.method : 'dm-crypt';
   return { ...base, state: 'encrypted', method, stack: stackOf(first?.path ?? []) };
+}
+
+/**
+ * A classic LVM snapshot (`lvcreate -s`) turns its origin LV "vg-root" into a snapshot-origin over
+ * "vg-root-real", and the snapshot "vg-root_snap" reads "vg-root-real" plus its copy-on-write store
+ * "vg-root_snap-cow". Every first write to a block of the origin copies the old content into that
+ * store, so the store holds the volume's data too. lsblk (util-linux 2.38):
+ *   cr_pv (crypt) → vgs-root-real (lvm) → vgs-root (lvm) /, vgs-root_snap (lvm)
+ *   vdb (disk) → vgs-root_snap-cow (lvm) → vgs-root_snap (lvm)
+ * Returns every path down from the snapshots of the origins on these paths.
+ */
+function snapshotStores(tree: readonly BlockNode[], paths: BlockNode[][]): BlockNode[][] {
+  const snapshots = new Set<string>();
+  for (const path of paths) {
+    path.forEach((node, i) => {
+      if (node.type !== 'lvm' || !node.name.endsWith('-real')) return;
+      const own = path[i + 1]?.name;
+      for (const child of node.children) if (child.name !== own) snapshots.add(child.name);
+    });
+  }
+  return [...snapshots].flatMap((name) => pathsTo(tree, (n) => n.name === name));
 }
 
 type Layer = { kind: 'encrypted'; method: string } | { kind: 'none' } | { kind: 'undecided'; detail: string };
