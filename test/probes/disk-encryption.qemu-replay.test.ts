@@ -6,7 +6,12 @@
  * volume must come out as declared. See test/probes/disk-encryption.qemu.test.ts.
  */
 import { createReplayHost, parseCapture } from '../../src/probes/capture.js';
-import { linuxDiskEncryption } from '../../src/probes/disk-encryption/linux.js';
+import { linuxDiskEncryption, LSBLK_ARGS } from '../../src/probes/disk-encryption/linux.js';
+import type { BlockNode } from '../../src/probes/disk-encryption/parse-lsblk.js';
+import { parseLsblkJson } from '../../src/probes/disk-encryption/parse-lsblk.js';
+import { parseMountinfo } from '../../src/probes/disk-encryption/parse-mountinfo.js';
+import { parseProcSwaps } from '../../src/probes/disk-encryption/parse-proc-swaps.js';
+import { traceDataVolumes } from '../../src/probes/disk-encryption/trace-linux.js';
 import { runProbe } from '../../src/probes/run.js';
 import type { CheckResult, DiskEncryptionObservation } from '../../src/shared/posture.js';
 import { parseTruth, volumeId } from '../fakes/qemu-guest.js';
@@ -44,5 +49,51 @@ describe('Linux disk encryption replayed from layouts recorded under qemu', () =
       truth.map((v) => [volumeId(v), v.state === 'encrypted' ? `${v.state} ${v.method}` : v.state]),
     );
     expect(seen).toEqual(declared);
+  });
+});
+
+/** The recorded outputs of one layout, parsed, without the dm uuids. */
+function recorded(layout: string) {
+  const capture = parseCapture(fixture(`linux/qemu/${layout}.capture.json`));
+  const lsblk = capture.commands.find((c) => JSON.stringify(c.args) === JSON.stringify(LSBLK_ARGS));
+  const file = (path: string) => {
+    const f = capture.files.find((x) => x.path === path);
+    if (!f?.outcome.ok) throw new Error(`${layout}: no ${path} recorded`);
+    return f.outcome.content;
+  };
+  if (!lsblk?.outcome.ok) throw new Error(`${layout}: no lsblk recorded`);
+  return {
+    tree: parseLsblkJson(lsblk.outcome.stdout),
+    mounts: parseMountinfo(file('/proc/self/mountinfo')),
+    swaps: parseProcSwaps(file('/proc/swaps')),
+  };
+}
+
+function withoutUuids(nodes: readonly BlockNode[]): BlockNode[] {
+  return nodes.map(({ uuid: _uuid, ...n }) => ({ ...n, children: withoutUuids(n.children) }));
+}
+
+describe('the same recordings with less evidence: unknown, never encrypted', () => {
+  it('dm-integrity alone, without its dm uuid, is a "crypt" node that proves nothing', () => {
+    const [root] = traceDataVolumes(recorded('integrity_only_root'));
+    expect(root).toMatchObject({ id: '/', state: 'unknown', reason: 'unexpected_output' });
+  });
+
+  it('dm-verity, without its dm uuid, likewise', () => {
+    expect(traceDataVolumes(recorded('verity_root'))[0]?.state).toBe('unknown');
+  });
+
+  it('LUKS without its dm uuid still counts: the LUKS signature is right beneath the crypt node', () => {
+    expect(traceDataVolumes(recorded('luks1_root'))[0]).toMatchObject({ state: 'encrypted', method: 'LUKS' });
+  });
+
+  it('plain dm-crypt without its dm uuid is unknown: nothing beneath tells it from dm-integrity', () => {
+    expect(traceDataVolumes(recorded('plain_dmcrypt_root'))[0]?.state).toBe('unknown');
+  });
+
+  it('btrfs without filesystem UUIDs is unknown: the plain second device cannot be found', () => {
+    const r = recorded('btrfs_multi_device');
+    const [root] = traceDataVolumes({ ...r, tree: withoutUuids(r.tree) });
+    expect(root).toMatchObject({ id: '/', state: 'unknown', reason: 'unexpected_output' });
   });
 });
