@@ -3,7 +3,8 @@
 # builds the layouts of /etc/layouts.sh one at a time on the virtual disks, each mounted at /sysroot
 # as a booted system would have it (root with /proc /sys /dev /run, /home, swap), and lets the
 # agent's collector read it from inside that root (chroot). Two ways:
-#   serve  (a virtio-serial port "posture.ctl" exists): the host drives, line by line —
+#   serve  (a virtio-serial port "posture.ctl" exists): the guest says "READY <kernel release>",
+#          then the host drives, line by line —
 #            LAYOUT name       → BUILT rc base64(truth)      build the layout
 #            RUN n + n lines   → RESULT rc b64(out) b64(err) | MISSING   run a command (args base64) in the root
 #            READ b64(path)    → FILE ok b64(content) | FILE not_found | FILE read_failed
