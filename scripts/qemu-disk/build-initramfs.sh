@@ -3,8 +3,8 @@
 # small tools, util-linux, cryptsetup, lvm2, mdadm, btrfs-progs, e2fsprogs, thin-provisioning-tools,
 # kmod and udev, each with the shared libraries ldd lists; the kernel modules the layouts need,
 # taken with their dependencies from the unpacked Debian kernel. The guest init and the layouts
-# go in as /init and /etc/layouts.sh; /skel is what every layout's root filesystem gets (lsblk
-# and the libraries lsblk and node need), so the agent finds its tools where a system has them.
+# go in as /init and /etc/layouts.sh; /skel is what every layout's root filesystem gets (lsblk,
+# dmsetup and the libraries they and node need), so the agent finds its tools where a system has them.
 #   build-initramfs.sh KERNEL_DIR NODE_BINARY OUT_FILE
 set -euo pipefail
 
@@ -34,7 +34,7 @@ MODULES=(
   dm-mod dm-crypt dm-integrity dm-verity dm-raid dm-mirror dm-snapshot dm-thin-pool dm-cache dm-cache-smq
   dm-writecache md-mod raid0 raid1 linear ext4 btrfs
   xts cbc essiv sha256_generic sha512_generic hmac authenc algif_skcipher algif_hash crc32c_generic
-  libcrc32c xxhash_generic blake2b_generic zram
+  libcrc32c xxhash_generic blake2b_generic zram crypto_null ecb
 )
 
 # copy_file PATH: the file at the same path (symlinks kept, their targets copied too).
@@ -115,7 +115,8 @@ cp "$kdir/$mdir"/modules.{order,builtin,builtin.modinfo} "$root/usr/$mdir/"
 /usr/sbin/depmod -b "$root" "$kver"
 printf '%s\n' "${MODULES[@]}" | grep -vx zram > "$root/etc/modules"
 
-# /skel: copied onto each layout's root filesystem.
+# /skel: copied onto each layout's root filesystem: what the collector runs (lsblk; dmsetup, which it
+# uses when it is root) and the libraries of those and of node.
 skel="$root/skel"
 mkdir -p "$skel"/{usr/bin,usr/sbin,usr/lib,usr/lib64,etc,proc,sys,dev,run,tmp,home,opt/posture,opt/node,boot}
 for d in bin sbin lib lib64; do ln -s "usr/$d" "$skel/$d"; done
@@ -123,6 +124,8 @@ for d in bin sbin lib lib64; do ln -s "usr/$d" "$skel/$d"; done
   root="$skel"
   copy_file /usr/bin/lsblk
   copy_libs /usr/bin/lsblk
+  copy_file /usr/sbin/dmsetup
+  copy_libs /usr/sbin/dmsetup
   copy_libs "$node"
 )
 cp "$root/etc/passwd" "$root/etc/group" "$skel/etc/"

@@ -137,6 +137,14 @@ layout_plain_dmcrypt_root() {
   truth system / encrypted PLAIN
 }
 
+layout_luks2_cipher_null_root() {
+  # A LUKS2 header whose data segment uses cipher_null: a CRYPT-LUKS2 uuid, and nothing encrypted.
+  # Only `dmsetup table` (root) shows it; the collector runs as root here, as the agent service does.
+  luks luks2 /dev/vda cr_root --cipher cipher_null-ecb
+  mkroot /dev/mapper/cr_root
+  truth system / unencrypted
+}
+
 layout_luks2_detached_header() {
   # The header lives elsewhere (here in the initramfs); the disk itself has no LUKS signature.
   cryptsetup luksFormat --type luks2 $LUKS_FAST --header /tmp/root.hdr /dev/vda

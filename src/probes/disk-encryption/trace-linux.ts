@@ -8,6 +8,7 @@
  * probe reads lsblk, mountinfo, /proc/swaps and the dm uuids, this decides.
  */
 import type { VolumeEncryption } from '../../shared/posture.js';
+import type { DmSegment } from './parse-dmsetup-table.js';
 import type { BlockNode } from './parse-lsblk.js';
 import { pathsTo } from './parse-lsblk.js';
 import type { MountEntry } from './parse-mountinfo.js';
@@ -27,6 +28,8 @@ export interface TraceInput {
   swaps?: readonly SwapArea[];
   /** /sys/dev/block/<maj:min>/dm/uuid of crypt devices, by maj:min or kname. */
   dmUuids?: ReadonlyMap<string, string>;
+  /** `dmsetup table` by dm name (root only): each crypt device's cipher and segments. */
+  dmTables?: ReadonlyMap<string, readonly DmSegment[]>;
   /** `zfs get encryption,keystatus` per dataset. */
   zfs?: ReadonlyMap<string, ZfsEncryption>;
 }
@@ -161,7 +164,10 @@ function fromPaths(
     layer: encryptingLayer(input, p),
   }));
   const plain = judged.find((j) => j.layer.kind === 'none');
-  if (plain) return { ...base, state: 'unencrypted', stack: stackOf(plain.path) };
+  if (plain?.layer.kind === 'none') {
+    const detail = plain.layer.detail;
+    return { ...base, state: 'unencrypted', stack: stackOf(plain.path), ...(detail ? { detail } : {}) };
+  }
   const undecided = judged.find((j) => j.layer.kind === 'undecided');
   if (undecided?.layer.kind === 'undecided') {
     return {
@@ -198,7 +204,10 @@ function snapshotStores(tree: readonly BlockNode[], paths: BlockNode[][]): Block
   return [...snapshots].flatMap((name) => pathsTo(tree, (n) => n.name === name));
 }
 
-type Layer = { kind: 'encrypted'; method: string } | { kind: 'none' } | { kind: 'undecided'; detail: string };
+type Layer =
+  | { kind: 'encrypted'; method: string }
+  | { kind: 'none'; detail?: string }
+  | { kind: 'undecided'; detail: string };
 
 /**
  * lsblk calls every device-mapper node whose dm uuid starts with "CRYPT-" a "crypt", and cryptsetup
@@ -222,14 +231,38 @@ const NOT_ENCRYPTING_KINDS = new Set(['INTEGRITY', 'VERITY', 'SUBDEV']);
 /** The top-most encrypting layer of one path (from the disk up to the volume), if any. */
 function encryptingLayer(input: TraceInput, path: BlockNode[]): Layer {
   let undecided: string | undefined;
+  let plainDetail: string | undefined;
   for (let i = path.length - 1; i >= 0; i--) {
     const node = path[i];
     if (!node || node.type !== 'crypt') continue;
-    const verdict = cryptKind(input, node, path[i - 1]);
+    const verdict = checkedByTable(input, node, cryptKind(input, node, path[i - 1]));
     if (verdict.kind === 'encrypted') return verdict;
     if (verdict.kind === 'undecided') undecided ??= verdict.detail;
+    else plainDetail ??= verdict.detail;
   }
-  return undecided === undefined ? { kind: 'none' } : { kind: 'undecided', detail: undecided };
+  if (undecided !== undefined) return { kind: 'undecided', detail: undecided };
+  return plainDetail === undefined ? { kind: 'none' } : { kind: 'none', detail: plainDetail };
+}
+
+/**
+ * With `dmsetup table` (root), a dm-crypt layer must also be dm-crypt all the way through, with a
+ * real cipher: "cipher_null-ecb" encrypts nothing (`cryptsetup luksFormat --cipher cipher_null-ecb`
+ * still gives a CRYPT-LUKS2 uuid), and a table mixing crypt with linear segments is a LUKS2 volume
+ * whose online encryption or decryption has not finished: part of it is in the clear.
+ */
+function checkedByTable(input: TraceInput, crypt: BlockNode, verdict: Layer): Layer {
+  if (verdict.kind !== 'encrypted' || !input.dmTables) return verdict;
+  const segments = input.dmTables.get(crypt.name) ?? input.dmTables.get(crypt.kname ?? '');
+  if (!segments || segments.length === 0)
+    return { kind: 'undecided', detail: `${crypt.name}: not in dmsetup table` };
+  if (segments.some((s) => s.target !== 'crypt'))
+    return {
+      kind: 'none',
+      detail: `${crypt.name}: only part of it is dm-crypt (encryption or decryption in progress)`,
+    };
+  if (segments.some((s) => s.cipher?.startsWith('cipher_null')))
+    return { kind: 'none', detail: `${crypt.name}: dm-crypt with cipher_null encrypts nothing` };
+  return verdict;
 }
 
 function cryptKind(input: TraceInput, crypt: BlockNode, below: BlockNode | undefined): Layer {
