@@ -8,11 +8,13 @@
 import { createReplayHost, parseCapture } from '../../src/probes/capture.js';
 import { linuxDiskEncryption, LSBLK_ARGS } from '../../src/probes/disk-encryption/linux.js';
 import type { BlockNode } from '../../src/probes/disk-encryption/parse-lsblk.js';
+import { parseDmsetupTable } from '../../src/probes/disk-encryption/parse-dmsetup-table.js';
 import { parseLsblkJson } from '../../src/probes/disk-encryption/parse-lsblk.js';
 import { parseMountinfo } from '../../src/probes/disk-encryption/parse-mountinfo.js';
 import { parseProcSwaps } from '../../src/probes/disk-encryption/parse-proc-swaps.js';
 import { traceDataVolumes } from '../../src/probes/disk-encryption/trace-linux.js';
 import { runProbe } from '../../src/probes/run.js';
+import { UnexpectedOutputError } from '../../src/probes/types.js';
 import type { CheckResult, DiskEncryptionObservation } from '../../src/shared/posture.js';
 import { parseTruth, volumeId } from '../fakes/qemu-guest.js';
 import { fixture, fixtureNames } from '../helpers/fixtures.js';
@@ -62,10 +64,19 @@ function recorded(layout: string) {
     return f.outcome.content;
   };
   if (!lsblk?.outcome.ok) throw new Error(`${layout}: no lsblk recorded`);
+  const dmUuids = new Map(
+    capture.files.flatMap((f) => {
+      const majMin = /^\/sys\/dev\/block\/(\d+:\d+)\/dm\/uuid$/.exec(f.path)?.[1];
+      return majMin && f.outcome.ok ? [[majMin, f.outcome.content.trim()] as const] : [];
+    }),
+  );
+  const dmsetup = capture.commands.find((c) => c.command.endsWith('/dmsetup'));
   return {
     tree: parseLsblkJson(lsblk.outcome.stdout),
     mounts: parseMountinfo(file('/proc/self/mountinfo')),
     swaps: parseProcSwaps(file('/proc/swaps')),
+    dmUuids,
+    dmsetupTable: dmsetup?.outcome.ok ? dmsetup.outcome.stdout : undefined,
   };
 }
 
@@ -73,26 +84,61 @@ function withoutUuids(nodes: readonly BlockNode[]): BlockNode[] {
   return nodes.map(({ uuid: _uuid, ...n }) => ({ ...n, children: withoutUuids(n.children) }));
 }
 
+const noUuids = (layout: string) => {
+  const { tree, mounts, swaps } = recorded(layout);
+  return { tree, mounts, swaps };
+};
+
+describe('dmsetup table recorded under qemu', () => {
+  it("reads each crypt device's cipher, and LVM's linear segments", () => {
+    const tables = parseDmsetupTable(recorded('luks2_cipher_null_root').dmsetupTable ?? '');
+    expect(tables.get('cr_root')).toEqual([{ target: 'crypt', cipher: 'cipher_null-ecb' }]);
+    const lvm = parseDmsetupTable(recorded('lvm_on_luks').dmsetupTable ?? '');
+    expect(lvm.get('cr_pv')).toEqual([{ target: 'crypt', cipher: 'aes-xts-plain64' }]);
+    expect(lvm.get('vg0-root')).toEqual([{ target: 'linear' }]);
+  });
+
+  it('without it (the collector not running as root), cipher_null is not seen: reported encrypted', () => {
+    const { dmsetupTable: _table, ...withoutTable } = recorded('luks2_cipher_null_root');
+    expect(traceDataVolumes(withoutTable)[0]).toMatchObject({ state: 'encrypted', method: 'LUKS2' });
+  });
+
+  it('a crypt device whose table also has a linear segment (LUKS2 encryption in progress) is unencrypted', () => {
+    // No recording of an interrupted `cryptsetup reencrypt` exists: the table is the recorded
+    // luks1_root one with a linear segment added, as dm-crypt shows a partly encrypted device.
+    const r = recorded('luks1_root');
+    const dmTables = new Map([
+      ['cr_root', [{ target: 'crypt', cipher: 'aes-xts-plain64' }, { target: 'linear' }]],
+    ]);
+    expect(traceDataVolumes({ ...r, dmTables })[0]).toMatchObject({ state: 'unencrypted' });
+    expect(traceDataVolumes({ ...r, dmTables: new Map() })[0]?.state).toBe('unknown');
+  });
+
+  it.each(['garbage', 'cr_root 0 1 crypt'])('refuses %p', (text) =>
+    expect(() => parseDmsetupTable(text)).toThrow(UnexpectedOutputError),
+  );
+});
+
 describe('the same recordings with less evidence: unknown, never encrypted', () => {
   it('dm-integrity alone, without its dm uuid, is a "crypt" node that proves nothing', () => {
-    const [root] = traceDataVolumes(recorded('integrity_only_root'));
+    const [root] = traceDataVolumes(noUuids('integrity_only_root'));
     expect(root).toMatchObject({ id: '/', state: 'unknown', reason: 'unexpected_output' });
   });
 
   it('dm-verity, without its dm uuid, likewise', () => {
-    expect(traceDataVolumes(recorded('verity_root'))[0]?.state).toBe('unknown');
+    expect(traceDataVolumes(noUuids('verity_root'))[0]?.state).toBe('unknown');
   });
 
   it('LUKS without its dm uuid still counts: the LUKS signature is right beneath the crypt node', () => {
-    expect(traceDataVolumes(recorded('luks1_root'))[0]).toMatchObject({ state: 'encrypted', method: 'LUKS' });
+    expect(traceDataVolumes(noUuids('luks1_root'))[0]).toMatchObject({ state: 'encrypted', method: 'LUKS' });
   });
 
   it('plain dm-crypt without its dm uuid is unknown: nothing beneath tells it from dm-integrity', () => {
-    expect(traceDataVolumes(recorded('plain_dmcrypt_root'))[0]?.state).toBe('unknown');
+    expect(traceDataVolumes(noUuids('plain_dmcrypt_root'))[0]?.state).toBe('unknown');
   });
 
   it('btrfs without filesystem UUIDs is unknown: the plain second device cannot be found', () => {
-    const r = recorded('btrfs_multi_device');
+    const r = noUuids('btrfs_multi_device');
     const [root] = traceDataVolumes({ ...r, tree: withoutUuids(r.tree) });
     expect(root).toMatchObject({ id: '/', state: 'unknown', reason: 'unexpected_output' });
   });
