@@ -12,8 +12,11 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 # D-Bus session) for the keychain; a TPM 2.0 (swtpm) driven through tpm2-tools; PostgreSQL and
 # Redis servers (each test starts its own on a loopback port); nginx and Caddy in front of the verifier;
 # Chromium (driven by playwright-core) to look at the denial page through them, with a font to draw it.
+# The Linux disk-encryption oracle boots Debian's kernel under qemu (TCG) with an initramfs made of
+# this machine's cryptsetup, LVM, mdadm, btrfs-progs, e2fsprogs, udev, kmod, dash and busybox.
 packages=(nftables iptables ufw iproute2 util-linux dbus gnome-keyring libsecret-tools swtpm swtpm-tools tpm2-tools libtss2-tcti-swtpm0
   postgresql redis-server nginx-light caddy chromium fonts-liberation
+  qemu-system-x86 cryptsetup-bin lvm2 mdadm thin-provisioning-tools btrfs-progs e2fsprogs busybox-static fdisk cpio kmod udev dash
   g++ make python3)  # better-sqlite3 builds from source when no prebuilt binary can be fetched
 # The daemon's building blocks: systemd-analyze checks installer/linux/posture-agent.service; a
 # dbus-daemon (package dbus, above) stands in for the system bus; ss (iproute2) and setpriv
@@ -27,6 +30,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# Debian's kernel for the oracle (apt-get download + dpkg-deb -x, nothing installed), cached by version.
+scripts/qemu-disk/fetch-kernel.sh >/dev/null
 
 npm ci --no-audit --no-fund
 npm run build

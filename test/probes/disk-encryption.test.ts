@@ -101,25 +101,31 @@ describe('parseBitLockerVolumes (Windows)', () => {
 describe('Linux volume tracing on recorded lsblk output', () => {
   const trace = (file: string) => traceDataVolumes({ tree: parseLsblkJson(fixture(`linux/lsblk/${file}`)) });
 
-  it('LVM on LUKS on NVMe (mountpoints array): root and swap are encrypted', () => {
+  // These outputs have only NAME/TYPE/MOUNTPOINT columns and come without dm uuids. lsblk's "crypt"
+  // is also dm-integrity and dm-verity (both made by cryptsetup), so a crypt node alone is traced
+  // but not taken as proof: unknown, never encrypted. The collector always reads the dm uuids.
+  it('LVM on LUKS on NVMe (mountpoints array): traced through the crypt node, unknown without its dm uuid', () => {
     const volumes = trace('ubuntu-luks-lvm-nvme-mountpoints.json');
     const root = volumes.find((v) => v.id === '/');
-    expect(root?.state).toBe('encrypted');
+    expect(root).toMatchObject({ state: 'unknown', reason: 'unexpected_output' });
     expect(root?.stack?.some((s) => s.endsWith('(crypt)'))).toBe(true);
     expect(root?.stack?.[0]).toMatch(/\(lvm\)$/);
   });
 
-  it('an older lsblk (single "mountpoint") with LVM on LUKS: root and the swap LV are encrypted', () => {
+  it('an older lsblk (single "mountpoint") with LVM on LUKS: root and the swap LV are traced, unknown without dm uuids', () => {
     expect(trace('ubuntu-luks-lvm-nvme-mountpoint-reindented.json').map((v) => [v.id, v.state])).toEqual([
-      ['/', 'encrypted'],
-      ['[SWAP] vgubuntu-swap_1', 'encrypted'],
+      ['/', 'unknown'],
+      ['[SWAP] vgubuntu-swap_1', 'unknown'],
     ]);
   });
 
-  it('btrfs on LUKS with / and /home on one device', () => {
+  it('btrfs without filesystem UUIDs is unknown: its other member devices cannot be found', () => {
     const volumes = trace('fedora-40-luks-btrfs-nvme-mountpoints.json');
-    expect(volumes.find((v) => v.id === '/')?.state).toBe('encrypted');
-    expect(volumes.find((v) => v.id === '/home')?.state).toBe('encrypted');
+    expect(volumes.find((v) => v.id === '/')).toMatchObject({
+      state: 'unknown',
+      reason: 'unexpected_output',
+    });
+    expect(volumes.find((v) => v.id === '/home')?.state).toBe('unknown');
   });
 
   it('root on a plain partition stays unencrypted although another device is LUKS', () => {
@@ -131,8 +137,9 @@ describe('Linux volume tracing on recorded lsblk output', () => {
   });
 
   it('full-path names (lsblk -p) trace the same way', () => {
-    const volumes = trace('debian-lsblk-pJ-luks-lvm-nvme-mountpoint-fullpaths.json');
-    expect(volumes.find((v) => v.id === '/')?.state).toBe('encrypted');
+    const root = trace('debian-lsblk-pJ-luks-lvm-nvme-mountpoint-fullpaths.json').find((v) => v.id === '/');
+    expect(root?.state).toBe('unknown');
+    expect(root?.stack?.some((s) => s.endsWith('(crypt)'))).toBe(true);
   });
 
   it('LVM below LUKS (crypt on top of an LV) counts as encrypted', () => {

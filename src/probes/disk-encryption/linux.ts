@@ -1,7 +1,13 @@
-/** Linux disk encryption: lsblk's device tree, /proc/self/mountinfo, /proc/swaps, dm uuids in sysfs. No root needed. */
+/**
+ * Linux disk encryption: lsblk's device tree, /proc/self/mountinfo, /proc/swaps, dm uuids in sysfs.
+ * No root needed; as root (the agent service) `dmsetup table` also shows each crypt device's cipher
+ * and segments, which catches cipher_null and a LUKS2 encryption still in progress.
+ */
 import type { Probe, ProbeContext } from '../types.js';
 import { UnexpectedOutputError } from '../types.js';
 import type { BlockNode } from './parse-lsblk.js';
+import type { DmSegment } from './parse-dmsetup-table.js';
+import { parseDmsetupTable } from './parse-dmsetup-table.js';
 import { parseLsblkJson, pathsTo } from './parse-lsblk.js';
 import { parseMountinfo } from './parse-mountinfo.js';
 import { parseProcSwaps } from './parse-proc-swaps.js';
@@ -10,8 +16,9 @@ import type { ZfsEncryption } from './trace-linux.js';
 import { traceDataVolumes } from './trace-linux.js';
 
 export const LSBLK = ['/usr/bin/lsblk', '/bin/lsblk'];
-export const LSBLK_ARGS = ['-J', '-o', 'NAME,KNAME,MAJ:MIN,TYPE,FSTYPE,MOUNTPOINT'];
+export const LSBLK_ARGS = ['-J', '-o', 'NAME,KNAME,MAJ:MIN,TYPE,FSTYPE,UUID,MOUNTPOINT'];
 const ZFS = ['/usr/sbin/zfs', '/sbin/zfs', '/usr/local/sbin/zfs'];
+const DMSETUP = ['/usr/sbin/dmsetup', '/sbin/dmsetup'];
 
 export const linuxDiskEncryption: Probe<'disk_encryption'> = {
   check: 'disk_encryption',
@@ -32,6 +39,7 @@ export const linuxDiskEncryption: Probe<'disk_encryption'> = {
       const swapsFile = await ctx.readFile('/proc/swaps');
       const swaps = swapsFile.ok ? parseProcSwaps(swapsFile.content) : undefined;
       const dmUuids = await readCryptUuids(ctx, tree);
+      const dmTables = dmUuids.size > 0 ? await readDmTables(ctx) : undefined;
       const zfsDatasets = mounts
         .filter((m) => m.fsType === 'zfs' && ['/', '/home'].includes(m.mountPoint))
         .map((m) => m.source);
@@ -42,6 +50,7 @@ export const linuxDiskEncryption: Probe<'disk_encryption'> = {
           mounts,
           ...(swaps ? { swaps } : {}),
           dmUuids,
+          ...(dmTables ? { dmTables } : {}),
           ...(zfs ? { zfs } : {}),
         }),
       });
@@ -61,6 +70,13 @@ async function readCryptUuids(ctx: ProbeContext, tree: readonly BlockNode[]): Pr
     if (file.ok) uuids.set(node.majMin, file.content.trim());
   }
   return uuids;
+}
+
+/** Root only; without it (exit 1, "Permission denied") the dm uuids alone decide. */
+async function readDmTables(ctx: ProbeContext): Promise<Map<string, DmSegment[]> | undefined> {
+  const out = await ctx.runFirst(DMSETUP, ['table']);
+  if (!out.ok || out.exitCode !== 0) return undefined;
+  return parseDmsetupTable(out.stdout);
 }
 
 async function readZfs(

@@ -2,7 +2,8 @@
  * `lsblk -J` (util-linux): {"blockdevices": [ {name, type, mountpoint | mountpoints, children: […]} ]}.
  * The tree nests each device under the device it sits on: disk → part → crypt → lvm.
  * util-linux ≥ 2.37 prints "mountpoints" (an array, [null] when unmounted); older versions
- * "mountpoint" (a string or null). "maj:min", "kname", "fstype" appear when asked for.
+ * "mountpoint" (a string or null). "maj:min", "kname", "fstype", "uuid" appear when asked for.
+ * Without root, lsblk takes "fstype" and "uuid" from the udev database (/run/udev/data).
  * A device on several parents (LVM across PVs, RAID) appears once under each parent.
  */
 import { UnexpectedOutputError } from '../types.js';
@@ -14,6 +15,8 @@ export interface BlockNode {
   type: string;
   fsType?: string;
   fsVer?: string;
+  /** The filesystem (or LUKS, LVM PV…) UUID; shared by every member of a multi-device btrfs. */
+  uuid?: string;
   mountPoints: string[];
   children: BlockNode[];
 }
@@ -55,6 +58,8 @@ function toNode(raw: unknown): BlockNode {
   if (fsType) node.fsType = fsType;
   const fsVer = str(r.fsver);
   if (fsVer) node.fsVer = fsVer;
+  const uuid = str(r.uuid);
+  if (uuid) node.uuid = uuid;
   return node;
 }
 

@@ -1,11 +1,14 @@
 /**
  * Linux: is each volume that holds data (/, a separate /home, every swap area) on dm-crypt?
- * Traced down the block-device tree from the filesystem to the disk, through LVM and other
- * device-mapper layers. Encrypted only when every path down from the volume passes through a
- * crypt layer. Another disk being encrypted says nothing about these. Pure: the probe reads
- * lsblk, mountinfo, /proc/swaps and the dm uuids, this decides.
+ * Traced down the block-device tree from the filesystem to the disks, through LVM, md RAID and
+ * other device-mapper layers, and to every member of a multi-device btrfs. Encrypted only when
+ * every path down from the volume passes through a dm-crypt layer, told apart from the other
+ * "crypt" nodes (dm-integrity, dm-verity) by its dm uuid. Another disk being encrypted says
+ * nothing about these. Checked on a real kernel by scripts/qemu-disk (docs/checks.md). Pure: the
+ * probe reads lsblk, mountinfo, /proc/swaps and the dm uuids, this decides.
  */
 import type { VolumeEncryption } from '../../shared/posture.js';
+import type { DmSegment } from './parse-dmsetup-table.js';
 import type { BlockNode } from './parse-lsblk.js';
 import { pathsTo } from './parse-lsblk.js';
 import type { MountEntry } from './parse-mountinfo.js';
@@ -25,6 +28,8 @@ export interface TraceInput {
   swaps?: readonly SwapArea[];
   /** /sys/dev/block/<maj:min>/dm/uuid of crypt devices, by maj:min or kname. */
   dmUuids?: ReadonlyMap<string, string>;
+  /** `dmsetup table` by dm name (root only): each crypt device's cipher and segments. */
+  dmTables?: ReadonlyMap<string, readonly DmSegment[]>;
   /** `zfs get encryption,keystatus` per dataset. */
   zfs?: ReadonlyMap<string, ZfsEncryption>;
 }
@@ -51,6 +56,8 @@ function traceMountPoint(
 ): VolumeEncryption {
   if (!input.mounts) {
     const paths = pathsTo(input.tree, (n) => n.mountPoints.includes(mountPoint));
+    if (paths.some((p) => p[p.length - 1]?.fsType === 'btrfs'))
+      return traceBtrfs(input, { id: mountPoint, role }, paths, mountPoint);
     return fromPaths(input, { id: mountPoint, role }, paths, mountPoint);
   }
   const mount = mountFor(input.mounts, mountPoint);
@@ -90,7 +97,35 @@ function traceMount(
     };
   }
   const paths = pathsTo(input.tree, nodeMatcher(mount));
+  if (mount.fsType === 'btrfs')
+    return traceBtrfs(input, { ...base, device: mount.source }, paths, mount.source);
   return fromPaths(input, { ...base, device: mount.source }, paths, mount.source);
+}
+
+/**
+ * A btrfs filesystem can span several devices (`mkfs.btrfs -d raid1 A B`, `btrfs device add`),
+ * and mountinfo and lsblk name only one of them. Every device lsblk shows with the same btrfs UUID
+ * holds data of the volume, so every one of them must be on an encrypting layer.
+ */
+function traceBtrfs(
+  input: TraceInput,
+  base: Omit<VolumeEncryption, 'state'>,
+  paths: BlockNode[][],
+  what: string,
+): VolumeEncryption {
+  const uuids = new Set(paths.map((p) => p[p.length - 1]?.uuid));
+  const [uuid] = uuids;
+  if (paths.length === 0) return fromPaths(input, base, paths, what);
+  if (uuids.size !== 1 || uuid === undefined) {
+    return {
+      ...base,
+      state: 'unknown',
+      reason: 'unexpected_output',
+      detail: `${what} is btrfs, which can span several devices, and lsblk shows no filesystem UUID to find them by`,
+    };
+  }
+  const members = pathsTo(input.tree, (n) => n.fsType === 'btrfs' && n.uuid === uuid);
+  return fromPaths(input, base, members, what);
 }
 
 function nodeMatcher(mount: MountEntry): (n: BlockNode) => boolean {
@@ -123,30 +158,132 @@ function fromPaths(
       detail: `block device of ${what} not found in lsblk output`,
     };
   }
-  const first = paths[0] ?? [];
-  const stack = [...first].reverse().map((n) => `${n.name} (${n.type})`);
-  const cryptOnEveryPath = paths.every((p) => p.some((n) => n.type === 'crypt'));
-  if (!cryptOnEveryPath) {
-    const plain = paths.find((p) => !p.some((n) => n.type === 'crypt')) ?? first;
-    return { ...base, state: 'unencrypted', stack: [...plain].reverse().map((n) => `${n.name} (${n.type})`) };
+  const stackOf = (p: BlockNode[]) => [...p].reverse().map((n) => `${n.name} (${n.type})`);
+  const judged = [...paths, ...snapshotStores(input.tree, paths)].map((p) => ({
+    path: p,
+    layer: encryptingLayer(input, p),
+  }));
+  const plain = judged.find((j) => j.layer.kind === 'none');
+  if (plain?.layer.kind === 'none') {
+    const detail = plain.layer.detail;
+    return { ...base, state: 'unencrypted', stack: stackOf(plain.path), ...(detail ? { detail } : {}) };
   }
-  const trail = [...first].reverse();
-  const cryptIndex = trail.findIndex((n) => n.type === 'crypt');
-  const crypt = trail[cryptIndex];
-  const below = trail[cryptIndex + 1];
-  return { ...base, state: 'encrypted', method: cryptMethod(input, crypt, below), stack };
+  const undecided = judged.find((j) => j.layer.kind === 'undecided');
+  if (undecided?.layer.kind === 'undecided') {
+    return {
+      ...base,
+      state: 'unknown',
+      reason: 'unexpected_output',
+      detail: undecided.layer.detail,
+      stack: stackOf(undecided.path),
+    };
+  }
+  const first = judged[0];
+  const method = first?.layer.kind === 'encrypted' ? first.layer.method : 'dm-crypt';
+  return { ...base, state: 'encrypted', method, stack: stackOf(first?.path ?? []) };
 }
 
-function cryptMethod(input: TraceInput, crypt: BlockNode | undefined, below: BlockNode | undefined): string {
-  const uuid = crypt
-    ? (input.dmUuids?.get(crypt.majMin ?? '') ?? input.dmUuids?.get(crypt.kname ?? crypt.name))
-    : undefined;
-  // dm uuid of a crypt target: "CRYPT-LUKS2-<uuid>-<name>", "CRYPT-LUKS1-…", "CRYPT-PLAIN-<name>", "CRYPT-BITLK-…", "CRYPT-TCRYPT-…".
-  const kind = uuid ? /^CRYPT-([A-Z0-9]+)-/.exec(uuid)?.[1] : undefined;
-  if (kind)
-    return kind === 'BITLK' ? 'BitLocker (dm-crypt)' : kind === 'TCRYPT' ? 'TrueCrypt/VeraCrypt' : kind;
-  if (below?.fsType === 'crypto_LUKS') return below.fsVer ? `LUKS${below.fsVer}` : 'LUKS';
-  return 'dm-crypt';
+/**
+ * A classic LVM snapshot (`lvcreate -s`) turns its origin LV "vg-root" into a snapshot-origin over
+ * "vg-root-real", and the snapshot "vg-root_snap" reads "vg-root-real" plus its copy-on-write store
+ * "vg-root_snap-cow". Every first write to a block of the origin copies the old content into that
+ * store, so the store holds the volume's data too. lsblk (util-linux 2.38):
+ *   cr_pv (crypt) → vgs-root-real (lvm) → vgs-root (lvm) /, vgs-root_snap (lvm)
+ *   vdb (disk) → vgs-root_snap-cow (lvm) → vgs-root_snap (lvm)
+ * Returns every path down from the snapshots of the origins on these paths.
+ */
+function snapshotStores(tree: readonly BlockNode[], paths: BlockNode[][]): BlockNode[][] {
+  const snapshots = new Set<string>();
+  for (const path of paths) {
+    path.forEach((node, i) => {
+      if (node.type !== 'lvm' || !node.name.endsWith('-real')) return;
+      const own = path[i + 1]?.name;
+      for (const child of node.children) if (child.name !== own) snapshots.add(child.name);
+    });
+  }
+  return [...snapshots].flatMap((name) => pathsTo(tree, (n) => n.name === name));
+}
+
+type Layer =
+  | { kind: 'encrypted'; method: string }
+  | { kind: 'none'; detail?: string }
+  | { kind: 'undecided'; detail: string };
+
+/**
+ * lsblk calls every device-mapper node whose dm uuid starts with "CRYPT-" a "crypt", and cryptsetup
+ * gives that prefix to more than dm-crypt: "CRYPT-INTEGRITY-…" (integritysetup: checksums, no
+ * encryption), "CRYPT-VERITY-…" (veritysetup: a verified read-only image), "CRYPT-SUBDEV-…" (the
+ * dm-integrity device beneath a LUKS2 volume with --integrity). Only these kinds encrypt:
+ * "CRYPT-LUKS1-<uuid>-<name>", "CRYPT-LUKS2-…", "CRYPT-PLAIN-<name>", "CRYPT-BITLK-…",
+ * "CRYPT-TCRYPT-…", "CRYPT-LOOPAES-…", "CRYPT-FVAULT2-…" (cryptsetup 2.6.1, lib/setup.c).
+ */
+const ENCRYPTING_KINDS: Record<string, string> = {
+  LUKS1: 'LUKS1',
+  LUKS2: 'LUKS2',
+  PLAIN: 'PLAIN',
+  BITLK: 'BitLocker (dm-crypt)',
+  TCRYPT: 'TrueCrypt/VeraCrypt',
+  LOOPAES: 'loop-AES',
+  FVAULT2: 'FileVault 2 (dm-crypt)',
+};
+const NOT_ENCRYPTING_KINDS = new Set(['INTEGRITY', 'VERITY', 'SUBDEV']);
+
+/** The top-most encrypting layer of one path (from the disk up to the volume), if any. */
+function encryptingLayer(input: TraceInput, path: BlockNode[]): Layer {
+  let undecided: string | undefined;
+  let plainDetail: string | undefined;
+  for (let i = path.length - 1; i >= 0; i--) {
+    const node = path[i];
+    if (!node || node.type !== 'crypt') continue;
+    const verdict = checkedByTable(input, node, cryptKind(input, node, path[i - 1]));
+    if (verdict.kind === 'encrypted') return verdict;
+    if (verdict.kind === 'undecided') undecided ??= verdict.detail;
+    else plainDetail ??= verdict.detail;
+  }
+  if (undecided !== undefined) return { kind: 'undecided', detail: undecided };
+  return plainDetail === undefined ? { kind: 'none' } : { kind: 'none', detail: plainDetail };
+}
+
+/**
+ * With `dmsetup table` (root), a dm-crypt layer must also be dm-crypt all the way through, with a
+ * real cipher: "cipher_null-ecb" encrypts nothing (`cryptsetup luksFormat --cipher cipher_null-ecb`
+ * still gives a CRYPT-LUKS2 uuid), and a table mixing crypt with linear segments is a LUKS2 volume
+ * whose online encryption or decryption has not finished: part of it is in the clear.
+ */
+function checkedByTable(input: TraceInput, crypt: BlockNode, verdict: Layer): Layer {
+  if (verdict.kind !== 'encrypted' || !input.dmTables) return verdict;
+  const segments = input.dmTables.get(crypt.name) ?? input.dmTables.get(crypt.kname ?? '');
+  if (!segments || segments.length === 0)
+    return { kind: 'undecided', detail: `${crypt.name}: not in dmsetup table` };
+  if (segments.some((s) => s.target !== 'crypt'))
+    return {
+      kind: 'none',
+      detail: `${crypt.name}: only part of it is dm-crypt (encryption or decryption in progress)`,
+    };
+  if (segments.some((s) => s.cipher?.startsWith('cipher_null')))
+    return { kind: 'none', detail: `${crypt.name}: dm-crypt with cipher_null encrypts nothing` };
+  return verdict;
+}
+
+function cryptKind(input: TraceInput, crypt: BlockNode, below: BlockNode | undefined): Layer {
+  const uuid = input.dmUuids?.get(crypt.majMin ?? '') ?? input.dmUuids?.get(crypt.kname ?? crypt.name);
+  if (uuid !== undefined) {
+    const kind = /^CRYPT-([A-Z0-9]+)-/.exec(uuid)?.[1];
+    if (kind && ENCRYPTING_KINDS[kind]) return { kind: 'encrypted', method: ENCRYPTING_KINDS[kind] };
+    if (kind && NOT_ENCRYPTING_KINDS.has(kind)) return { kind: 'none' };
+    return {
+      kind: 'undecided',
+      detail: `${crypt.name}: dm uuid "${uuid.slice(0, 40)}" is not a known dm-crypt kind`,
+    };
+  }
+  // No dm uuid: a LUKS header right beneath still proves dm-crypt; anything else could be
+  // dm-integrity or dm-verity, which lsblk shows as "crypt" too.
+  if (below?.fsType === 'crypto_LUKS')
+    return { kind: 'encrypted', method: below.fsVer ? `LUKS${below.fsVer}` : 'LUKS' };
+  return {
+    kind: 'undecided',
+    detail: `${crypt.name}: the dm uuid was not read, so dm-crypt cannot be told from dm-integrity or dm-verity`,
+  };
 }
 
 function traceZfs(
