@@ -24,6 +24,7 @@ import { AGENT, runProbe } from '../../src/probes/run.js';
 import type { CheckResult, DiskEncryptionObservation } from '../../src/shared/posture.js';
 import type { DeclaredVolume, QemuGuest } from '../fakes/qemu-guest.js';
 import { bootQemuGuest, LAYOUTS_SCRIPT, volumeId } from '../fakes/qemu-guest.js';
+import { describeWith } from '../helpers/real-part.js';
 
 /** Generous: TCG is slow, and the first run downloads the kernel. Per hook and per layout. */
 const BOOT_TIMEOUT_MS = 10 * 60_000;
@@ -59,12 +60,10 @@ const missing = [
   'mkfs.btrfs',
 ].filter((t) => !hasTool(t));
 const builtDist = existsSync(join(REPO, 'dist/probes/disk-encryption/linux.js'));
-if (missing.length > 0 && process.env.CI) {
-  throw new Error(`qemu disk-encryption oracle: missing on this CI machine: ${missing.join(', ')}`);
-}
-const describeQemu = missing.length === 0 ? describe : describe.skip;
-if (missing.length > 0)
-  console.warn(`skipping the qemu disk-encryption oracle: missing ${missing.join(', ')}`);
+const describeQemu = describeWith(
+  `qemu and the layout tools (missing: ${missing.join(', ')})`,
+  missing.length === 0,
+);
 
 /** The Debian package versions the guest's tools came from, for the captures' notes. */
 function toolVersions(): string {
