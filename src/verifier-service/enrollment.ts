@@ -27,10 +27,18 @@ const enrollBody = z
 export async function enroll(ctx: ServiceContext, req: FastifyRequest, reply: FastifyReply) {
   const { config, store, now } = ctx;
   const body = enrollBody.safeParse(req.body);
-  if (!body.success)
-    return problem(reply, 400, 'bad_request', 'Send {"token", "proof"}.', {
-      issues: issuePaths(body.error.issues),
-    });
+  if (!body.success) {
+    const issues = issuePaths(body.error.issues);
+    // A token of the wrong shape (mistyped, cut short) is an invalid token, not a malformed request:
+    // the person needs the same advice as for an unknown one.
+    if (
+      issues.length === 1 &&
+      issues[0] === 'token' &&
+      typeof (req.body as { token?: unknown })?.token === 'string'
+    )
+      return problem(reply, 401, 'token_invalid', ENROLL_REFUSALS.token_invalid[1]);
+    return problem(reply, 400, 'bad_request', 'Send {"token", "proof"}.', { issues });
+  }
   const proof = await verifyKeyProof(body.data.proof, ENROLL_TYP, config.publicUrl, ctx.nonces, now());
   if (!proof.ok && proof.error === 'server_url_mismatch') return serverUrlMismatch(ctx, reply);
   if (!proof.ok) return problem(reply, 401, proof.error, 'The enrollment proof does not verify.');

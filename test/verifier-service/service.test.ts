@@ -81,6 +81,12 @@ describe('verifier service', () => {
         'token_invalid',
       ],
       [
+        'a token cut short (mistyped)',
+        async (svc: Awaited<ReturnType<typeof testService>>, key: DeviceKey) =>
+          enrollKey(svc.call, key, 'wrongtoken'),
+        'token_invalid',
+      ],
+      [
         'a proof for another token',
         async (svc: Awaited<ReturnType<typeof testService>>, key: DeviceKey) =>
           enrollKey(svc.call, key, await enrollmentToken(svc.call), { token_hash: 'AAAA' }),
