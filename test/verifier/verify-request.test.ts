@@ -547,8 +547,8 @@ describe('verifyRequest', () => {
       expect(d.reasons[0]).toMatchObject({ check: 'firewall' });
       expect(d.reasons[0]?.remediation).toBeTruthy();
     });
-    it('an unknown check → posture_unknown (403)', async () => {
-      const s = await setup();
+    /** A compliant device whose firewall could not be read (nft needs root). */
+    function withUnknownFirewall() {
       const checks = compliantChecks();
       checks.firewall = {
         check: 'firewall',
@@ -558,6 +558,11 @@ describe('verifyRequest', () => {
         observedAt: '',
         evidence: [],
       };
+      return checks;
+    }
+    it('an unknown check → posture_unknown (403)', async () => {
+      const s = await setup();
+      const checks = withUnknownFirewall();
       const unk = await s.device.attest({ checks });
       const d = await s.check(headersFor(unk.token, unk.session.proof('GET', URL_, unk.token, NOW)));
       expectDeny(d, 'posture_unknown', 403);
@@ -565,15 +570,7 @@ describe('verifyRequest', () => {
     });
     it('a failing and an unknown check → both named, the failing one first', async () => {
       const s = await setup();
-      const checks = compliantChecks();
-      checks.firewall = {
-        check: 'firewall',
-        status: 'unknown',
-        reason: 'insufficient_privilege',
-        detail: 'nft needs root',
-        observedAt: '',
-        evidence: [],
-      };
+      const checks = withUnknownFirewall();
       const disk = checks.disk_encryption as { observation: { volumes: { state: string }[] } };
       disk.observation = {
         ...disk.observation,
