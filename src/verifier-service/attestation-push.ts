@@ -14,7 +14,7 @@
  * reason code and status otherwise (401, 403, 429, 503). No body is read.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ATTESTATION_HEADER } from '../shared/claims.js';
+import { ATTESTATION_HEADER, PUSH_PATH } from '../shared/claims.js';
 import type { DeviceRecord, VerifyOptions } from '../verifier/verify-request.js';
 import { verifyRequest } from '../verifier/verify-request.js';
 import { parseCompact } from '../verifier/tokens.js';
@@ -22,7 +22,7 @@ import type { ServiceContext } from './context.js';
 import type { RequestDecider } from './decider.js';
 import { problem } from './problem.js';
 
-export const PUSH_PATH = '/v1/devices/attestation';
+export { PUSH_PATH };
 
 export interface PushDeps {
   ctx: ServiceContext;
