@@ -12,8 +12,9 @@
  * connection ends, errors, or does not answer the periodic check (`SELECT 1` every
  * `checkIntervalMs`, bounded by the query timeout), everything cached is dropped and every lookup
  * reads through to PostgreSQL until the connection is back and listening again. A read that began
- * before a notification (or before the channel went down) is not cached (an epoch counter), so a
- * row read just before a change cannot outlive it.
+ * before a notification for its device (or before the channel went down) is not cached, so a row
+ * read just before a change cannot outlive it; notifications for other devices (one device pushing
+ * often) do not keep the rest from being cached.
  */
 import pg from 'pg';
 import type { StoredDevice } from './store.js';
@@ -33,7 +34,12 @@ export interface DeviceCacheOptions {
 export class ListeningDeviceCache {
   private readonly byKid = new Map<string, StoredDevice>();
   private readonly kidOf = new Map<string, string>();
-  private epoch = 0;
+  /** Bumped when everything is dropped (channel lost or back). */
+  private generation = 0;
+  /** A counter of changes, and the value it had at each device's last change. */
+  private changes = 0;
+  private readonly changedAt = new Map<string, number>();
+  private reading = 0;
   private client: pg.Client | undefined;
   private listening = false;
   private closed = false;
@@ -64,19 +70,31 @@ export class ListeningDeviceCache {
       const hit = this.byKid.get(kid);
       if (hit) return hit;
     }
-    const epoch = this.epoch;
-    const device = await load();
-    if (device && this.listening && epoch === this.epoch) this.remember(device);
-    return device;
+    const generation = this.generation;
+    const since = this.changes;
+    this.reading += 1;
+    try {
+      const device = await load();
+      const changed = device ? (this.changedAt.get(device.deviceId) ?? -1) : -1;
+      if (device && this.listening && generation === this.generation && changed <= since)
+        this.remember(device);
+      return device;
+    } finally {
+      this.reading -= 1;
+      // No read in flight: no change can be newer than a read any more.
+      if (this.reading === 0) this.changedAt.clear();
+    }
   }
 
   /** Drops one device (this replica wrote it; the notification will follow for the others). */
   forget(deviceId: string): void {
-    this.epoch += 1;
-    const kid = this.kidOf.get(deviceId);
-    if (kid === undefined) return;
-    this.byKid.delete(kid);
-    this.kidOf.delete(deviceId);
+    this.changes += 1;
+    if (this.reading > 0) {
+      // Past the bound, forgetting everything also keeps every read in flight from being cached.
+      if (this.changedAt.size >= CAPACITY) this.drop(this.listening);
+      this.changedAt.set(deviceId, this.changes);
+    }
+    this.evict(deviceId);
   }
 
   async close(): Promise<void> {
@@ -90,7 +108,7 @@ export class ListeningDeviceCache {
   private remember(d: StoredDevice): void {
     if (this.byKid.size >= CAPACITY) {
       const oldest = this.byKid.values().next().value;
-      if (oldest) this.forget(oldest.deviceId);
+      if (oldest) this.evict(oldest.deviceId);
     }
     const previous = this.kidOf.get(d.deviceId);
     if (previous !== undefined) this.byKid.delete(previous);
@@ -98,12 +116,20 @@ export class ListeningDeviceCache {
     this.kidOf.set(d.deviceId, d.kid);
   }
 
+  private evict(deviceId: string): void {
+    const kid = this.kidOf.get(deviceId);
+    if (kid === undefined) return;
+    this.byKid.delete(kid);
+    this.kidOf.delete(deviceId);
+  }
+
   /** The channel is lost (or not yet up): nothing cached may be trusted. */
-  private drop(): void {
-    this.listening = false;
-    this.epoch += 1;
+  private drop(listening = false): void {
+    this.listening = listening;
+    this.generation += 1;
     this.byKid.clear();
     this.kidOf.clear();
+    this.changedAt.clear();
   }
 
   private async connect(): Promise<void> {
