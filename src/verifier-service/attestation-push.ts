@@ -9,6 +9,8 @@
  * older attestation the newest). A posture the policy refuses is still recorded: the verifier must
  * learn of a non-compliant device at once, and the older, compliant attestation is then superseded.
  *
+ * Each push is a line in the decision log (method POST, this URL), its status the push's answer.
+ *
  * Answers: 200 with the verifier's decision for this attestation (what the proxy will decide);
  * 409 `attestation_superseded` when the device already pushed a newer one; the verification's
  * reason code and status otherwise (401, 403, 429, 503). No body is read.
@@ -48,10 +50,28 @@ export async function pushAttestation(deps: PushDeps, req: FastifyRequest, reply
   };
   delete options.maxPushAgeSeconds;
   const url = pushUrl(ctx.config.publicUrl);
+  const started = performance.now();
   const d = await verifyRequest({ method: 'POST', url, headers: req.headers }, options);
+  const log = (status: number, reasons: string[]) =>
+    ctx.logDecision({
+      ts: new Date(ctx.now()).toISOString(),
+      decisionId: d.decisionId,
+      device: d.device?.id ?? null,
+      allowed: d.allowed && status === 200,
+      status,
+      reasons,
+      policyRevision: d.policyRevision,
+      method: 'POST',
+      url,
+      latencyMs: Math.round((performance.now() - started) * 100) / 100,
+    });
   const verified = d.allowed || (d.reasons.length > 0 && d.reasons.every((r) => POSTURE_CODES.has(r.code)));
   if (!verified || !d.device || !d.evaluation) {
     const reason = d.reasons[0];
+    log(
+      d.status,
+      d.reasons.map((r) => r.code),
+    );
     if (d.status === 401) reply.header('www-authenticate', 'PostureAttestation');
     return problem(reply, d.status, reason?.code ?? 'internal_error', reason?.message ?? 'Denied.', {
       decisionId: d.decisionId,
@@ -72,6 +92,7 @@ export async function pushAttestation(deps: PushDeps, req: FastifyRequest, reply
     policyRevision: d.policyRevision,
     at,
   });
+  log(recorded ? 200 : 409, recorded ? reasonList(d.reasons) : ['attestation_superseded']);
   if (!recorded)
     return problem(
       reply,
@@ -92,6 +113,9 @@ export async function pushAttestation(deps: PushDeps, req: FastifyRequest, reply
     },
   });
 }
+
+const reasonList = (reasons: ReadonlyArray<{ code: string; check?: string }>) =>
+  reasons.map((r) => (r.check ? `${r.code}:${r.check}` : r.code));
 
 function withoutPushFacts(device: DeviceRecord | undefined): DeviceRecord | undefined {
   if (!device) return undefined;

@@ -47,6 +47,17 @@ describe('push and supersede (SQLite)', () => {
     ).json();
     expect(shown.lastPosture).toMatchObject({ overall: 'fail', failing: ['firewall'] });
     expect(Date.now() - Date.parse(shown.lastSeenAt)).toBeLessThan(60_000);
+    expect(shown.newestAttestation).toEqual({
+      issuedAt: new Date(a2.claims.iat * 1000).toISOString(),
+      jti: a2.claims.jti,
+    });
+    expect(Date.parse(shown.lastPushAt)).toBe(Date.parse(shown.lastSeenAt));
+    // Each push is in the decision log with its answer.
+    const pushes = svc.decisions.filter((e) => (e as { method: string }).method === 'POST');
+    expect(pushes).toMatchObject([
+      { device: device.deviceId, allowed: true, status: 200, reasons: [] },
+      { device: device.deviceId, allowed: false, status: 200, reasons: ['posture_failed:firewall'] },
+    ]);
 
     const a3 = await attestAt(device, 10);
     expect((await push(svc.call, a3)).statusCode).toBe(200);
@@ -84,6 +95,7 @@ describe('push and supersede (SQLite)', () => {
       expect((await push(svc.call, newer)).statusCode).toBe(200);
       const res = await push(svc.call, older);
       expect([res.statusCode, codeOf(res)]).toEqual([409, 'attestation_superseded']);
+      expect(svc.decisions.at(-1)).toMatchObject({ status: 409, reasons: ['attestation_superseded'] });
       expect(codeOf(await forwardAuth(svc.call, newer))).toBe('posture_failed');
       expect(codeOf(await forwardAuth(svc.call, older))).toBe('attestation_superseded');
     });
