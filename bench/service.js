@@ -1,5 +1,7 @@
 // Verifier service benchmark (part of `npm run bench`): forward-auth throughput, latency and CPU per
-// request, direct and through nginx auth_request, beside two baselines measured in the same run:
+// request, direct and through nginx auth_request, for a device that never pushed and for one whose
+// pushed attestation is the one presented (the supersede check compares it on every request), on
+// SQLite and on PostgreSQL + Redis, beside two baselines measured in the same run:
 //   - raw P-256 verification on one core (node:crypto, a real proof's signing input);
 //   - the HTTP floor: a Fastify route that does only that one verification per request.
 // The issue's goal is the service's rate per core of its own CPU at 0.5 or more of the raw rate.
@@ -126,17 +128,29 @@ function wrk(port, path, file, seconds) {
   };
 }
 
+/** Pushes `attestation` to the service on `port` as the daemon does (POST /v1/devices/attestation). */
+async function pushTo(port, attestation) {
+  const url = `http://127.0.0.1:${port}/v1/devices/attestation`;
+  const res = await call(port, 'POST', '/v1/devices/attestation', {
+    'posture-attestation': attestation.token,
+    'posture-proof': attestation.session.proof('POST', url, attestation.token),
+  });
+  if (res.status !== 200) throw new Error(`the push was refused: ${res.status} ${res.body}`);
+}
+
 /**
  * Warm-up, then RUNS measured runs, each with fresh proofs (a proof is good for 60 s). `pids()` are
- * the processes whose CPU is charged to the target; the median run is reported.
+ * the processes whose CPU is charged to the target; the median run is reported. With `pushPort`, the
+ * attestation is first pushed to the service there: the device's newest, compared on every request.
  */
-async function measure(name, { port, path, audiencePort, deviceId, pids, extraPids = () => [] }) {
+async function measure(name, { port, path, audiencePort, deviceId, pids, extraPids = () => [], pushPort }) {
   const attestation = await createAttestation({
     report,
     key,
     audience: `http://127.0.0.1:${audiencePort}`,
     deviceId,
   });
+  if (pushPort) await pushTo(pushPort, attestation);
   const url = `http://127.0.0.1:${port}/app/items`;
   // Enough proofs for the run: no service here comes near the raw verify rate.
   const expected = Math.ceil(raw * SECONDS * 0.75);
@@ -304,6 +318,20 @@ const direct = await measure('forward-auth direct', {
   pids: () => [sqliteService.pid],
 });
 report1('forward-auth direct (SQLite, decision log, metrics)', direct, floor);
+const pushedDirect = await measure('forward-auth direct, pushed', {
+  port,
+  path: '/v1/forward-auth',
+  audiencePort: port,
+  deviceId,
+  pids: () => [sqliteService.pid],
+  pushPort: port,
+});
+report1('… device pushed, supersede check on (SQLite)', pushedDirect, floor);
+row(
+  'supersede check on SQLite: pushed / never pushed',
+  `${(pushedDirect.ratio / direct.ratio).toFixed(2)}×`,
+  'ratios to raw verify in this run (goal: no regression, ≈ 1.0)',
+);
 
 if (!only && existsSync('/usr/sbin/nginx')) {
   const ndir = mkdtempSync(join(tmpdir(), 'bench-nginx-'));
@@ -338,9 +366,10 @@ http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/
     deviceId,
     pids: () => [sqliteService.pid],
     extraPids: () => childrenOf(nginx.pid),
+    pushPort: port,
   });
   nginx.kill('SIGTERM');
-  report1('forward-auth through nginx auth_request', viaNginx, floor);
+  report1('forward-auth through nginx auth_request (device pushed)', viaNginx, floor);
 }
 
 await sqliteService.stop();
@@ -351,8 +380,9 @@ row(
   `allowed ${logged.filter((l) => l.includes('"allowed":true')).length} (every request above, warm-ups included)`,
 );
 
-// Several replicas' stores: PostgreSQL for devices and Redis for replay, each lookup and each proof
-// a round trip. One replica measured; the stores run on the load generator's core.
+// Several replicas' stores: PostgreSQL for devices (held in memory while the replica LISTENs to
+// their change notifications: no round trip for the device) and Redis for replay (one round trip a
+// proof). One replica measured; the stores run on the load generator's core.
 if (!only) {
   const pg = await startPostgres();
   const redis = await startRedis();
@@ -369,6 +399,20 @@ if (!only) {
       pids: () => [replicas.pid],
     });
     report1('forward-auth direct, PostgreSQL + Redis stores', m, floor);
+    const pushed = await measure('forward-auth, PostgreSQL + Redis, pushed', {
+      port: replicas.port,
+      path: '/v1/forward-auth',
+      audiencePort: replicas.port,
+      deviceId: replicas.deviceId,
+      pids: () => [replicas.pid],
+      pushPort: replicas.port,
+    });
+    report1('… device pushed, supersede check on (PostgreSQL + Redis)', pushed, floor);
+    row(
+      'supersede check on PostgreSQL + Redis: pushed / never pushed',
+      `${(pushed.ratio / m.ratio).toFixed(2)}×`,
+      'ratios to raw verify in this run (goal ≈ 1.0: no store round trip added)',
+    );
     await replicas.stop();
   } else
     row(

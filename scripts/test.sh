@@ -17,7 +17,8 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 packages=(nftables iptables ufw iproute2 util-linux dbus gnome-keyring libsecret-tools swtpm swtpm-tools tpm2-tools libtss2-tcti-swtpm0
   postgresql redis-server nginx-light caddy chromium fonts-liberation
   qemu-system-x86 cryptsetup-bin lvm2 mdadm thin-provisioning-tools btrfs-progs e2fsprogs busybox-static fdisk cpio kmod udev dash
-  g++ make python3)  # better-sqlite3 builds from source when no prebuilt binary can be fetched
+  g++ make python3  # better-sqlite3 builds from source when no prebuilt binary can be fetched
+  wrk)  # the load generator of `npm run bench` (bench/service.js: forward-auth throughput)
 # The daemon's building blocks: systemd-analyze checks installer/linux/posture-agent.service; a
 # dbus-daemon (package dbus, above) stands in for the system bus; ss (iproute2) and setpriv
 # (util-linux) identify and play a second local user on the local API socket.

@@ -7,6 +7,8 @@ import type { OsFamily, PostureChecks } from './posture.js';
 
 export const ATTESTATION_HEADER = 'Posture-Attestation';
 export const PROOF_HEADER = 'Posture-Proof';
+/** Where the agent pushes each new attestation, and its heartbeat (docs/protocol.md). */
+export const PUSH_PATH = '/v1/devices/attestation';
 export const ATTESTATION_TYP = 'posture-attestation+jwt';
 export const PROOF_TYP = 'posture-proof+jwt';
 export const ALG = 'ES256';

@@ -142,5 +142,9 @@ export function publicDevice(d: StoredDevice) {
     enrolledAt: new Date(d.enrolledAt).toISOString(),
     lastSeenAt: d.lastSeenAt ? new Date(d.lastSeenAt).toISOString() : null,
     lastPosture: d.lastPosture ?? null,
+    lastPushAt: d.lastPushAt ? new Date(d.lastPushAt).toISOString() : null,
+    newestAttestation: d.newestAttestation
+      ? { issuedAt: new Date(d.newestAttestation.iat * 1000).toISOString(), jti: d.newestAttestation.jti }
+      : null,
   };
 }

@@ -6,6 +6,7 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import { registerAdminRoutes } from './admin.js';
+import { PUSH_PATH, pushAttestation } from './attestation-push.js';
 import { bearerCheck } from './bearer.js';
 import { acceptJsonBodiesOnly } from './body-guard.js';
 import { serviceContext, type ServiceContext, type ServiceDeps } from './context.js';
@@ -47,6 +48,7 @@ export function buildService(deps: ServiceDeps): FastifyInstance {
   app.get('/v1/denied/:id', (req, reply) => denialPage(pages, req, reply));
   const verifyDeps = { decider, peerKind, hasVerifyToken: bearerCheck(ctx.config.verifyTokenSha256) };
   app.post('/v1/verify', (req, reply) => directVerify(verifyDeps, req, reply));
+  app.post(PUSH_PATH, (req, reply) => pushAttestation({ ctx, decider }, req, reply));
   if (!ctx.config.adminListen) registerAdminAndMetrics(app, ctx);
   return app;
 }

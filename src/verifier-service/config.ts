@@ -115,6 +115,16 @@ export const serviceConfigSchema = z
       .array(z.enum(['tpm', 'secure_enclave', 'keychain', 'file']))
       .min(1)
       .optional(),
+    /**
+     * Devices that push their attestations (POST /v1/devices/attestation). `heartbeatMaxAgeMinutes`:
+     * when set, a device that has not pushed an attestation or a heartbeat within that many minutes
+     * is denied `device_stale` (also one that never pushed: only for fleets whose agents all run
+     * the daemon).
+     */
+    push: z
+      .object({ heartbeatMaxAgeMinutes: z.number().int().min(1).max(1440).optional() })
+      .strict()
+      .prefault({}),
   })
   .strict();
 

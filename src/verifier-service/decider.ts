@@ -1,6 +1,7 @@
 /**
  * The decision for one request: `verifyRequest` with the service's options, then metrics, the
- * decision log and the device's last-seen posture (written at most once a minute per device).
+ * decision log and the device's last-seen posture (written at most once a second per device, off
+ * the request's path: the admin API shows it current to the second).
  */
 import { randomUUID } from 'node:crypto';
 import type { Policy } from '../shared/policy.js';
@@ -24,7 +25,7 @@ export interface Refusal {
   message: string;
 }
 
-const SEEN_WRITE_INTERVAL_MS = 60_000;
+const SEEN_WRITE_INTERVAL_MS = 1_000;
 
 export type RequestHeaders = Record<string, string | string[] | undefined>;
 
@@ -59,7 +60,7 @@ export class RequestDecider {
       url,
       latencyMs: Math.round(seconds * 100_000) / 100,
     });
-    await this.recordSeen(decision);
+    this.recordSeen(decision);
     return decision;
   }
 
@@ -84,7 +85,7 @@ export class RequestDecider {
   }
 
   /** The options object is made once per policy, not once per request. */
-  private optionsFor(policy: Policy): VerifyOptions {
+  optionsFor(policy: Policy): VerifyOptions {
     if (this.verifyOptions?.policy === policy) return this.verifyOptions;
     const { config, store, nonces, replay, now } = this.ctx;
     // A stored device is a DeviceRecord with more fields; verifyRequest reads only the record's.
@@ -100,13 +101,16 @@ export class RequestDecider {
         ? { nonce: { required: true, verify: async (n: string, at: number) => nonces.verify(n, at) } }
         : {}),
       ...(config.allowedKeyProtection ? { allowedKeyProtection: config.allowedKeyProtection } : {}),
+      ...(config.push.heartbeatMaxAgeMinutes
+        ? { maxPushAgeSeconds: config.push.heartbeatMaxAgeMinutes * 60 }
+        : {}),
       signatures: nodeSignatures,
       onVerified: (facts) => this.securityPending.observe(facts),
     };
     return this.verifyOptions;
   }
 
-  private async recordSeen(decision: Decision): Promise<void> {
+  private recordSeen(decision: Decision): void {
     if (!decision.device || !decision.evaluation) return;
     const { store, now } = this.ctx;
     const last = this.lastSeenWrite.get(decision.device.id) ?? 0;
@@ -115,7 +119,7 @@ export class RequestDecider {
     const failing = decision.evaluation.checks
       .filter((c) => c.verdict === 'fail' || c.verdict === 'unknown')
       .map((c) => c.check);
-    await store
+    void store
       .recordSeen(decision.device.id, now(), {
         overall: decision.evaluation.overall,
         failing,

@@ -1,12 +1,16 @@
 /**
  * The device store on PostgreSQL, for several verifier replicas. Same contract as the SQLite store:
  * consuming a token and recording the device happen in one transaction (SELECT … FOR UPDATE).
+ * Lookups by kid (one per verified request) are served from memory while this replica LISTENs to
+ * the devices' change notifications, which a trigger sends for every write by any replica
+ * (postgres-device-cache.ts); without the channel they read through.
  */
 import pg from 'pg';
 import type { KeyProtection, PublicJwk } from '../shared/claims.js';
 import type { DeviceStatus } from '../verifier/verify-request.js';
 import type { DeviceStore, EnrollResult, StoredDevice } from './store.js';
 import { reenrollRefusal } from './store.js';
+import { DEVICE_CHANNEL, ListeningDeviceCache } from './postgres-device-cache.js';
 import { StoreError, withStoreErrors } from './store-errors.js';
 
 interface Row {
@@ -21,6 +25,9 @@ interface Row {
   last_seen_at: string | null;
   last_posture: StoredDevice['lastPosture'] | null;
   security_pending_since: string | null;
+  newest_iat: string | null;
+  newest_jti: string | null;
+  last_push_at: string | null;
 }
 
 const toDevice = (r: Row): StoredDevice => ({
@@ -37,9 +44,18 @@ const toDevice = (r: Row): StoredDevice => ({
   ...(r.security_pending_since !== null && r.security_pending_since !== undefined
     ? { securityPendingSince: Number(r.security_pending_since) }
     : {}),
+  ...(r.newest_iat !== null && r.newest_jti !== null
+    ? { newestAttestation: { iat: Number(r.newest_iat), jti: r.newest_jti } }
+    : {}),
+  ...(r.last_push_at !== null ? { lastPushAt: Number(r.last_push_at) } : {}),
 });
 
+/**
+ * Replicas starting together take turns (an advisory lock for this transaction). The trigger
+ * announces every new device and every change of a column verification reads (not last seen).
+ */
 const SCHEMA = `
+  SELECT pg_advisory_xact_lock(8127301);
   CREATE TABLE IF NOT EXISTS enrollment_tokens (
     hash TEXT PRIMARY KEY, label TEXT, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,
     used_at BIGINT, used_by TEXT);
@@ -48,11 +64,20 @@ const SCHEMA = `
     status TEXT NOT NULL CHECK (status IN ('active','revoked','locked')), label TEXT, facts JSONB NOT NULL,
     enrolled_at BIGINT NOT NULL, last_seen_at BIGINT, last_posture JSONB);
   CREATE TABLE IF NOT EXISTS key_history (device_id TEXT NOT NULL, kid TEXT NOT NULL, replaced_at BIGINT NOT NULL);
-  ALTER TABLE devices ADD COLUMN IF NOT EXISTS security_pending_since BIGINT;`;
+  ALTER TABLE devices ADD COLUMN IF NOT EXISTS security_pending_since BIGINT;
+  ALTER TABLE devices ADD COLUMN IF NOT EXISTS newest_iat BIGINT;
+  ALTER TABLE devices ADD COLUMN IF NOT EXISTS newest_jti TEXT;
+  ALTER TABLE devices ADD COLUMN IF NOT EXISTS last_push_at BIGINT;
+  CREATE OR REPLACE FUNCTION posture_device_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN PERFORM pg_notify('${DEVICE_CHANNEL}', NEW.device_id); RETURN NULL; END $$;
+  CREATE OR REPLACE TRIGGER posture_device_changed
+    AFTER INSERT OR UPDATE OF kid, jwk, key_protection, status, security_pending_since, newest_iat,
+      newest_jti, last_push_at ON devices
+    FOR EACH ROW EXECUTE FUNCTION posture_device_changed();`;
 
 export async function openPostgresStore(
   url: string,
-  options: { connectionTimeoutMillis?: number } = {},
+  options: { connectionTimeoutMillis?: number; listenCheckIntervalMs?: number } = {},
 ): Promise<DeviceStore> {
   const pool = new pg.Pool({
     connectionString: url,
@@ -61,9 +86,20 @@ export async function openPostgresStore(
     query_timeout: 5000,
   });
   pool.on('error', () => undefined); // an idle client's connection dropped; the next query reconnects or fails (and denies)
-  await pool.query(SCHEMA).catch((error: unknown) => {
+  await pool.query(`BEGIN; ${SCHEMA} COMMIT;`).catch((error: unknown) => {
+    void pool.end();
     throw classifyPostgresError(error);
   });
+  const cache = new ListeningDeviceCache(url, {
+    ...(options.connectionTimeoutMillis ? { connectionTimeoutMillis: options.connectionTimeoutMillis } : {}),
+    ...(options.listenCheckIntervalMs ? { checkIntervalMs: options.listenCheckIntervalMs } : {}),
+  });
+  await cache.start();
+  /** This replica's own writes drop the device at once; the notification reaches the others. */
+  const written = <T>(id: string, result: T): T => {
+    cache.forget(id);
+    return result;
+  };
   const tx = async <T>(work: (c: pg.PoolClient) => Promise<T>): Promise<T> => {
     const client = await pool.connect();
     try {
@@ -78,6 +114,20 @@ export async function openPostgresStore(
       client.release();
     }
   };
+  const rotate = (id: string, oldKid: string, jwk: PublicJwk, kid: string, protection: KeyProtection) =>
+    tx(async (c) => {
+      const r = await c.query(
+        'UPDATE devices SET kid = $1, jwk = $2, key_protection = $3 WHERE device_id = $4 AND kid = $5',
+        [kid, JSON.stringify(jwk), protection, id, oldKid],
+      );
+      if ((r.rowCount ?? 0) !== 1) return false;
+      await c.query('INSERT INTO key_history (device_id, kid, replaced_at) VALUES ($1, $2, $3)', [
+        id,
+        oldKid,
+        Date.now(),
+      ]);
+      return true;
+    });
   const one = async (sql: string, params: unknown[]) => (await pool.query<Row>(sql, params)).rows[0];
   const store: DeviceStore = {
     kind: 'postgres',
@@ -135,10 +185,11 @@ export async function openPostgresStore(
         ).rows[0] as Row;
         return { ok: true, device: toDevice(r), reenrolled: false };
       }),
-    deviceByKid: async (kid) => {
-      const r = await one('SELECT * FROM devices WHERE kid = $1', [kid]);
-      return r ? toDevice(r) : undefined;
-    },
+    deviceByKid: (kid) =>
+      cache.read(kid, async () => {
+        const r = await one('SELECT * FROM devices WHERE kid = $1', [kid]);
+        return r ? toDevice(r) : undefined;
+      }),
     device: async (id) => {
       const r = await one('SELECT * FROM devices WHERE device_id = $1', [id]);
       return r ? toDevice(r) : undefined;
@@ -151,22 +202,23 @@ export async function openPostgresStore(
         ])
       ).rows.map(toDevice),
     setStatus: async (id, status) =>
-      ((await pool.query('UPDATE devices SET status = $1 WHERE device_id = $2', [status, id])).rowCount ??
-        0) === 1,
-    rotateKey: (id, oldKid, jwk, kid, protection) =>
-      tx(async (c) => {
-        const r = await c.query(
-          'UPDATE devices SET kid = $1, jwk = $2, key_protection = $3 WHERE device_id = $4 AND kid = $5',
-          [kid, JSON.stringify(jwk), protection, id, oldKid],
-        );
-        if ((r.rowCount ?? 0) !== 1) return false;
-        await c.query('INSERT INTO key_history (device_id, kid, replaced_at) VALUES ($1, $2, $3)', [
-          id,
-          oldKid,
-          Date.now(),
-        ]);
-        return true;
-      }),
+      written(
+        id,
+        ((await pool.query('UPDATE devices SET status = $1 WHERE device_id = $2', [status, id])).rowCount ??
+          0) === 1,
+      ),
+    rotateKey: async (id, oldKid, jwk, kid, protection) =>
+      written(id, await rotate(id, oldKid, jwk, kid, protection)),
+    recordAttestation: async (id, newest, at, posture) =>
+      written(
+        id,
+        ((
+          await pool.query(
+            'UPDATE devices SET newest_iat = $1, newest_jti = $2, last_push_at = $3, last_seen_at = $3, last_posture = $4 WHERE device_id = $5 AND (newest_iat IS NULL OR newest_iat <= $1)',
+            [newest.iat, newest.jti, at, posture ? JSON.stringify(posture) : null, id],
+          )
+        ).rowCount ?? 0) === 1,
+      ),
     recordSeen: async (id, at, posture) =>
       void (await pool.query('UPDATE devices SET last_seen_at = $1, last_posture = $2 WHERE device_id = $3', [
         at,
@@ -174,17 +226,23 @@ export async function openPostgresStore(
         id,
       ])),
     setSecurityPendingSince: async (id, at) =>
-      void (at === null
-        ? await pool.query(
-            'UPDATE devices SET security_pending_since = NULL WHERE device_id = $1 AND security_pending_since IS NOT NULL',
-            [id],
-          )
-        : await pool.query(
-            'UPDATE devices SET security_pending_since = $1 WHERE device_id = $2 AND security_pending_since IS NULL',
-            [at, id],
-          )),
+      void written(
+        id,
+        at === null
+          ? await pool.query(
+              'UPDATE devices SET security_pending_since = NULL WHERE device_id = $1 AND security_pending_since IS NOT NULL',
+              [id],
+            )
+          : await pool.query(
+              'UPDATE devices SET security_pending_since = $1 WHERE device_id = $2 AND security_pending_since IS NULL',
+              [at, id],
+            ),
+      ),
     ping: async () => void (await pool.query('SELECT 1')),
-    close: () => pool.end(),
+    close: async () => {
+      await cache.close();
+      await pool.end();
+    },
   };
   return withStoreErrors(store, classifyPostgresError);
 }

@@ -31,6 +31,9 @@ interface Row {
   last_seen_at: number | null;
   last_posture: string | null;
   security_pending_since: number | null;
+  newest_iat: number | null;
+  newest_jti: string | null;
+  last_push_at: number | null;
 }
 
 const CACHE_CAPACITY = 100_000;
@@ -49,6 +52,10 @@ const toDevice = (r: Row): StoredDevice => ({
   ...(r.security_pending_since !== null && r.security_pending_since !== undefined
     ? { securityPendingSince: r.security_pending_since }
     : {}),
+  ...(r.newest_iat !== null && r.newest_jti !== null
+    ? { newestAttestation: { iat: r.newest_iat, jti: r.newest_jti } }
+    : {}),
+  ...(r.last_push_at !== null ? { lastPushAt: r.last_push_at } : {}),
 });
 
 export function openSqliteStore(path: string): DeviceStore {
@@ -82,8 +89,14 @@ export function openSqliteStore(path: string): DeviceStore {
   `);
   // Added with the verifier's clock for pending security updates; older files gain the column.
   const columns = db.prepare<[], { name: string }>('PRAGMA table_info(devices)').all();
-  if (!columns.some((c) => c.name === 'security_pending_since'))
-    db.exec('ALTER TABLE devices ADD COLUMN security_pending_since INTEGER');
+  // …and the newest pushed attestation (push and supersede).
+  for (const [name, type] of [
+    ['security_pending_since', 'INTEGER'],
+    ['newest_iat', 'INTEGER'],
+    ['newest_jti', 'TEXT'],
+    ['last_push_at', 'INTEGER'],
+  ] as const)
+    if (!columns.some((c) => c.name === name)) db.exec(`ALTER TABLE devices ADD COLUMN ${name} ${type}`);
   const q = {
     insertToken: db.prepare(
       'INSERT INTO enrollment_tokens (hash, label, created_at, expires_at) VALUES (?, ?, ?, ?)',
@@ -109,6 +122,9 @@ export function openSqliteStore(path: string): DeviceStore {
     ),
     history: db.prepare('INSERT INTO key_history (device_id, kid, replaced_at) VALUES (?, ?, ?)'),
     seen: db.prepare('UPDATE devices SET last_seen_at = ?, last_posture = ? WHERE device_id = ?'),
+    pushed: db.prepare(
+      'UPDATE devices SET newest_iat = ?, newest_jti = ?, last_push_at = ?, last_seen_at = ?, last_posture = ? WHERE device_id = ? AND (newest_iat IS NULL OR newest_iat <= ?)',
+    ),
     pendingSet: db.prepare(
       'UPDATE devices SET security_pending_since = ? WHERE device_id = ? AND security_pending_since IS NULL',
     ),
@@ -199,9 +215,14 @@ export function openSqliteStore(path: string): DeviceStore {
       forget(id);
       return rotate.immediate(id, oldKid, jwk, kid, protection);
     },
+    // Last seen is not read by verification: the cached device stays.
     recordSeen: async (id, at, posture) => {
-      forget(id);
       q.seen.run(at, posture ? JSON.stringify(posture) : null, id);
+    },
+    recordAttestation: async (id, newest, at, posture) => {
+      forget(id);
+      const json = posture ? JSON.stringify(posture) : null;
+      return q.pushed.run(newest.iat, newest.jti, at, at, json, id, newest.iat).changes === 1;
     },
     setSecurityPendingSince: async (id, at) => {
       forget(id);

@@ -51,6 +51,7 @@ export function withStoreErrors(store: DeviceStore, classify: (error: unknown) =
     setStatus: guard(store.setStatus.bind(store)),
     rotateKey: guard(store.rotateKey.bind(store)),
     recordSeen: guard(store.recordSeen.bind(store)),
+    recordAttestation: guard(store.recordAttestation.bind(store)),
     setSecurityPendingSince: guard(store.setSecurityPendingSince.bind(store)),
     ping: guard(store.ping.bind(store)),
     close: guard(store.close.bind(store)),

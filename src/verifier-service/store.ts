@@ -41,6 +41,10 @@ export interface StoredDevice {
    * the verifier's clock for the policy's age limit, which the device cannot reset.
    */
   securityPendingSince?: number;
+  /** The newest attestation the device pushed (iat in seconds, jti): older ones are superseded. */
+  newestAttestation?: { iat: number; jti: string };
+  /** When the device last pushed an attestation or a heartbeat (ms). */
+  lastPushAt?: number;
 }
 
 /**
@@ -92,6 +96,19 @@ export interface DeviceStore {
     keyProtection: KeyProtection,
   ): Promise<boolean>;
   recordSeen(deviceId: string, at: number, posture: StoredDevice['lastPosture']): Promise<void>;
+  /**
+   * A pushed attestation (or a heartbeat, the same attestation again): in one conditional write,
+   * records it as the device's newest, its posture as the last one, and `at` as last seen and
+   * last push — unless the device already holds a newer one (an earlier iat). The same iat
+   * replaces (the last push wins a tie). False when refused, or no such device: replicas racing
+   * cannot make an older attestation the newest.
+   */
+  recordAttestation(
+    deviceId: string,
+    newest: { iat: number; jti: string },
+    at: number,
+    posture: StoredDevice['lastPosture'],
+  ): Promise<boolean>;
   /**
    * `at`: the device reports pending security updates; sets the record only when none is set (the
    * earliest report stays, whichever replica writes first). `null`: it reports none; clears it.

@@ -48,6 +48,14 @@ export const REASONS = {
   attestation_not_yet_valid: [401, 'The attestation is from the future; check the device clock.'],
   attestation_too_old: [401, 'The attestation is older, or lives longer, than this verifier allows.'],
   attestation_nonce_invalid: [401, 'The attestation does not carry a current verifier nonce.'],
+  attestation_superseded: [
+    401,
+    'The device has sent the verifier a newer attestation than this one; present the agent’s current attestation.',
+  ],
+  device_stale: [
+    403,
+    'The device has not sent the verifier a heartbeat recently enough; make sure the Posture Agent service is running.',
+  ],
   device_revoked: [403, 'This device has been revoked. Contact IT.'],
   device_locked: [403, 'This device is locked. Contact IT.'],
   key_protection_mismatch: [

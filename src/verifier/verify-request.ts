@@ -55,6 +55,14 @@ export interface DeviceRecord {
    * the device's own dates, so deleting the agent's first-seen file resets nothing.
    */
   securityPendingSince?: number;
+  /**
+   * The newest attestation the device itself pushed to the verifier (`iat` in seconds, `jti`). One
+   * issued earlier, or another one issued in the same second, is superseded: its posture is no
+   * longer the device's, and it is denied `attestation_superseded`. Absent: nothing was pushed.
+   */
+  newestAttestation?: { iat: number; jti: string };
+  /** When the device last pushed an attestation or a heartbeat (ms since 1970). */
+  lastPushAt?: number;
 }
 
 export interface VerifyRequestInput {
@@ -94,6 +102,11 @@ export interface VerifyOptions {
   signatures?: SignatureVerifier;
   /** Where device keys may live; e.g. ["tpm", "secure_enclave", "keychain"] refuses file keys. Default: any. */
   allowedKeyProtection?: readonly KeyProtection[];
+  /**
+   * When set, a device must have pushed an attestation or a heartbeat within this many seconds
+   * (DeviceRecord.lastPushAt), or it is denied `device_stale`.
+   */
+  maxPushAgeSeconds?: number;
   /**
    * Called once a request's signatures, binding and replay check have passed, before the policy:
    * the device as looked up and the posture it attested (e.g. to keep the verifier's record of
@@ -294,6 +307,13 @@ async function verify(
   if (options.allowedKeyProtection && !options.allowedKeyProtection.includes(device.keyProtection)) {
     throw new Deny('key_protection_not_allowed', device.keyProtection);
   }
+  // The device's own newest attestation wins over an older one a client still presents.
+  if (isSuperseded(claims, device.newestAttestation)) throw new Deny('attestation_superseded');
+  if (
+    options.maxPushAgeSeconds !== undefined &&
+    (device.lastPushAt === undefined || nowMs - device.lastPushAt > options.maxPushAgeSeconds * 1000)
+  )
+    throw new Deny('device_stale');
 
   // 6. Binding of the proof to this attestation.
   if (pc.ath !== attestationHash) throw new Deny('binding_ath_mismatch');
@@ -415,6 +435,18 @@ function sameHtu(htu: string, url: string): boolean {
   if (htu === bare && /^https?:\/\/[a-z0-9.-]+(:\d+)?\//.test(bare)) return true;
   const expected = normalizeHtu(url);
   return expected !== undefined && normalizeHtu(htu) === expected;
+}
+
+/**
+ * Whether an attestation is older than the device's newest pushed one: issued in an earlier second,
+ * or in the same second with another jti (iat counts whole seconds; the last push wins a tie).
+ */
+export function isSuperseded(
+  claims: { iat: number; jti: string },
+  newest: DeviceRecord['newestAttestation'],
+): boolean {
+  if (!newest) return false;
+  return claims.iat < newest.iat || (claims.iat === newest.iat && claims.jti !== newest.jti);
 }
 
 function sameJwk(a: PublicJwk, b: PublicJwk): boolean {
