@@ -410,9 +410,20 @@ layout_swap_random_key_on_loop_file() {
   truth swap /dev/mapper/swap_crypt encrypted PLAIN
 }
 
+# A new zram device, as `zramctl --find` sets one up. udev opens a device it has just been told of,
+# and zramctl's reset of a device someone holds fails with EBUSY: settle and try again.
+zram_device() {
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    udevadm settle
+    zramctl --find --size "$1" 2>/dev/null && return 0
+    sleep 1
+  done
+  zramctl --find --size "$1"
+}
+
 layout_swap_zram_and_file_on_plain_root() {
   mkroot /dev/vda
-  zram="$(zramctl --find --size 16M)"
+  zram="$(zram_device 16M)"
   swapdev "$zram"
   swapfile /swapfile 16
   truth system / unencrypted
