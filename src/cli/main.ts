@@ -7,6 +7,7 @@ import { createAgent } from '../agent/agent.js';
 import { AGENT } from '../host/agent-info.js';
 import { EXIT_MEANINGS } from './exit-codes.js';
 import { formatCheckTable } from './format.js';
+import { registerDaemonCommands } from './daemon.js';
 import { registerPresentCommands } from './present.js';
 import { checkConfig, exitCodeFor, writeOutputFile } from './posture.js';
 import { endQuietlyOnClosedPipes, reportError } from './report.js';
@@ -25,7 +26,7 @@ program
 Exit codes (an error message ends with its code, e.g. [ERR_KEYCHAIN_LOCKED]; with --json the error is
 also printed as JSON on stdout):
 ${EXIT_MEANINGS.map(([code, meaning]) => `  ${String(code).padStart(2)}  ${wrapped(meaning, 92, 6)}`).join('\n')}
-Environment: POSTURE_POLICY, POSTURE_CACHE_DIR, POSTURE_CONFIG, POSTURE_PATCH_CACHE_TTL_MINUTES,\nPOSTURE_STATE_DIR, POSTURE_KEY_STORE, POSTURE_KEY_FILE, POSTURE_TPM_TCTI, POSTURE_AUDIENCE.
+Environment: POSTURE_POLICY, POSTURE_CACHE_DIR, POSTURE_CONFIG, POSTURE_PATCH_CACHE_TTL_MINUTES,\nPOSTURE_STATE_DIR, POSTURE_KEY_STORE, POSTURE_KEY_FILE, POSTURE_TPM_TCTI, POSTURE_AUDIENCE, POSTURE_SOCKET.
 Managed settings (/etc/posture-agent/managed.json on Linux) override all of them and --policy.`,
   );
 
@@ -67,6 +68,7 @@ program
   });
 
 registerPresentCommands(program);
+registerDaemonCommands(program);
 
 /** `text` in lines of at most `width` characters, continuation lines indented by `indent` spaces. */
 function wrapped(text: string, width: number, indent: number): string {

@@ -1,0 +1,356 @@
+/**
+ * `posture daemon`: the agent as a running service. Event sources and the schedule raise triggers;
+ * the debouncer turns them into re-checks of the affected checks through the agent core; each
+ * re-check is judged by the verifier's policy (policy-source.ts), makes a new attestation only
+ * when the observations changed or the current one nears expiry, hands it to `onAttestation` (the
+ * push to the verifier plugs in there), publishes the status on the local API and logs one JSON
+ * line. SIGTERM → stop(), SIGHUP → reload() (the CLI wires the signals).
+ */
+import type { Attestation } from '../../attest/attestation.js';
+import { AGENT } from '../../host/agent-info.js';
+import { execCommand } from '../../host/exec.js';
+import type { DaemonStatus } from '../../shared/local-api.js';
+import type { CheckId, PostureReport } from '../../shared/posture.js';
+import type { Agent } from '../agent.js';
+import type { AgentConfig } from '../config.js';
+import { eventSourcesFor } from './event-sources.js';
+import type { Debouncer, RecheckBatch } from './events/debounce.js';
+import { createDebouncer } from './events/debounce.js';
+import type { EventSource, SourceProblem, Trigger } from './events/trigger.js';
+import { ALL_CHECKS } from './events/trigger.js';
+import type { LocalApiServer } from './local-api-server.js';
+import { createLocalApiServer } from './local-api-server.js';
+import { daemonHandlers } from './local-api-handlers.js';
+import type { DaemonLog } from './log.js';
+import { rootIsAdministrator } from './peer-credentials.js';
+import { peerResolverFor } from './peer-resolver.js';
+import type { PolicySource } from './policy-source.js';
+import { createPolicySource } from './policy-source.js';
+import {
+  attestationDue,
+  mergeReport,
+  observationsChanged,
+  renewBeforeMs,
+  statusPosture,
+  verdictChanges,
+} from './posture-state.js';
+
+/** The checks a renewal re-probes before signing: the cheap ones. */
+const RENEWAL_CHECKS: readonly CheckId[] = ['firewall', 'disk_encryption', 'os_version'];
+
+export interface DaemonDeps {
+  /** Reads the configuration (again on reload). */
+  loadConfig: () => AgentConfig;
+  /** The agent core for a configuration. */
+  makeAgent: (config: AgentConfig) => Agent;
+  log: DaemonLog;
+  /** Called with each new attestation (the push to the verifier plugs in here). */
+  onAttestation?: (attestation: Attestation) => Promise<void> | void;
+  fetch?: typeof fetch;
+  platform?: NodeJS.Platform;
+  /** The event sources; default those of the platform (event-sources.ts). */
+  sources?: (daemon: { trigger(t: Trigger): void; problem(p: SourceProblem): void }) => EventSource[];
+  now?: () => Date;
+}
+
+export class PostureDaemon {
+  private config: AgentConfig;
+  private agent: Agent;
+  private policies: PolicySource;
+  private status: DaemonStatus;
+  private report: PostureReport | undefined;
+  private attestation: Attestation | undefined;
+  private sources: EventSource[] = [];
+  private readonly debouncer: Debouncer;
+  private server: LocalApiServer | undefined;
+  private renewal: NodeJS.Timeout | undefined;
+  private readonly problems = new Map<string, { code: string; message: string; since: string }>();
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: DaemonDeps) {
+    this.now = deps.now ?? (() => new Date());
+    this.config = deps.loadConfig();
+    this.agent = deps.makeAgent(this.config);
+    this.policies = this.policySource(undefined);
+    this.status = {
+      state: 'starting',
+      startedAt: this.now().toISOString(),
+      agentVersion: AGENT.version,
+      posture: null,
+      lastRecheck: null,
+      attestation: null,
+      enrollment: { enrolled: false },
+      problems: [],
+    };
+    this.debouncer = createDebouncer({
+      run: (batch) => this.recheck(batch),
+      onRunError: (error, batch) => this.noteRecheckFailure(error, batch),
+    });
+  }
+
+  /** Listens on the local API, starts the event sources, and runs the first re-check of every check. */
+  async start(): Promise<void> {
+    this.server = createLocalApiServer({
+      socketPath: this.config.socketPath,
+      resolvePeer: peerResolverFor(this.deps.platform ?? process.platform, execCommand),
+      isAdministrator: rootIsAdministrator,
+      handlers: daemonHandlers(this),
+    });
+    await this.server.listen();
+    this.policies = this.policySource((await this.agent.enrollment().catch(() => undefined))?.server);
+    await this.startSources();
+    this.deps.log('started', { version: AGENT.version, socket: this.config.socketPath, pid: process.pid });
+    this.trigger({ source: 'startup', checks: ALL_CHECKS, at: this.now().toISOString(), detail: 'start' });
+  }
+
+  async stop(): Promise<void> {
+    this.deps.log('stopping');
+    this.debouncer.stop();
+    if (this.renewal) clearTimeout(this.renewal);
+    await this.stopSources();
+    await this.server?.close();
+    this.deps.log('stopped');
+  }
+
+  /** Reads the configuration again; the agent, policy source and event sources follow it. */
+  async reload(): Promise<{ reloadedAt: string; changed: string[] }> {
+    let next: AgentConfig;
+    try {
+      next = this.deps.loadConfig();
+    } catch (error) {
+      this.deps.log('reload_failed', { error: describe(error) });
+      throw error;
+    }
+    const changed = changedSettings(this.config, next);
+    if (changed.includes('socketPath'))
+      this.deps.log('problem', { code: 'socket_path_changed', detail: 'the socket moves at the next start' });
+    this.config = { ...next, socketPath: this.config.socketPath };
+    this.agent = this.deps.makeAgent(this.config);
+    this.policies = this.policySource((await this.agent.enrollment().catch(() => undefined))?.server);
+    await this.stopSources();
+    await this.startSources();
+    const reloadedAt = this.now().toISOString();
+    this.deps.log('reloaded', { changed });
+    this.trigger({ source: 'reload', checks: ALL_CHECKS, at: reloadedAt, detail: 'configuration reloaded' });
+    return { reloadedAt, changed };
+  }
+
+  /** Queues a re-check of the trigger's checks (debounced). */
+  trigger(trigger: Trigger): { coalesced: boolean; checks: CheckId[] } {
+    return this.debouncer.trigger(trigger);
+  }
+
+  currentStatus(): DaemonStatus {
+    return this.status;
+  }
+
+  currentAgent(): Agent {
+    return this.agent;
+  }
+
+  /** After an enrollment or key rotation: the next re-check signs anew and asks the new verifier. */
+  async identityChanged(): Promise<void> {
+    this.attestation = undefined;
+    this.policies = this.policySource((await this.agent.enrollment().catch(() => undefined))?.server);
+    this.trigger({
+      source: 'request',
+      checks: ALL_CHECKS,
+      at: this.now().toISOString(),
+      detail: 'identity changed',
+    });
+  }
+
+  private policySource(server: string | undefined): PolicySource {
+    return createPolicySource({
+      ...(server ? { server } : {}),
+      local: () => this.agent.policy(),
+      ...(this.deps.fetch ? { fetch: this.deps.fetch } : {}),
+      now: this.now,
+    });
+  }
+
+  private async startSources(): Promise<void> {
+    const hooks = {
+      trigger: (t: Trigger) => this.trigger(t),
+      problem: (p: SourceProblem) => this.sourceProblem(p),
+    };
+    this.sources = this.deps.sources
+      ? this.deps.sources(hooks)
+      : eventSourcesFor({
+          platform: this.deps.platform ?? process.platform,
+          schedule: this.config.schedule,
+          onTrigger: hooks.trigger,
+          onProblem: hooks.problem,
+        });
+    for (const source of this.sources) {
+      await source
+        .start()
+        .catch((error: unknown) =>
+          this.sourceProblem({ source: source.name, code: 'unavailable', detail: describe(error) }),
+        );
+    }
+  }
+
+  private async stopSources(): Promise<void> {
+    await Promise.all(this.sources.map((s) => s.stop().catch(() => undefined)));
+    this.sources = [];
+  }
+
+  private sourceProblem(problem: SourceProblem): void {
+    this.deps.log('problem', { source: problem.source, code: problem.code, detail: problem.detail });
+  }
+
+  /** One re-check: probe the batch's checks, judge, attest when due, publish, log. */
+  private async recheck(batch: RecheckBatch): Promise<void> {
+    const started = Date.now();
+    const fresh = batch.triggers.some((t) => t.source === 'request' || t.source === 'file_change');
+    const probed = await this.agent.collect({ cache: !fresh, checks: batch.checks });
+    const previous = this.report;
+    this.report = mergeReport(previous, probed);
+    const { state: policy, problem } = await this.policies.current();
+    this.setProblem('policy_unavailable', problem);
+    const before = this.status.posture;
+    const posture = policy ? statusPosture(this.agent.evaluate(this.report, policy.policy)) : before;
+    const changes = posture ? verdictChanges(before, posture) : [];
+    const changed = observationsChanged(previous, this.report, batch.checks);
+    const attestation = await this.attestIfDue(changed || before?.policyRevision !== posture?.policyRevision);
+    const trigger = batch.triggers[0];
+    this.status = {
+      ...this.status,
+      state: this.problems.size > 0 || !policy ? 'degraded' : 'running',
+      posture,
+      lastRecheck: {
+        trigger: trigger?.source ?? 'schedule',
+        checks: batch.checks,
+        finishedAt: this.now().toISOString(),
+      },
+      attestation: this.attestation
+        ? {
+            issuedAt: new Date(this.attestation.claims.iat * 1000).toISOString(),
+            expiresAt: new Date(this.attestation.expiresAt).toISOString(),
+          }
+        : null,
+      enrollment: await this.enrollmentStatus(),
+      problems: [...this.problems.values()],
+    };
+    this.server?.publishStatus(this.status);
+    this.deps.log('recheck', {
+      trigger: [...new Set(batch.triggers.map((t) => t.source))],
+      detail: batch.triggers.slice(0, 3).map((t) => t.detail),
+      checks: batch.checks,
+      changes,
+      overall: posture?.overall ?? null,
+      policyRevision: posture?.policyRevision ?? null,
+      attestation,
+      durationMs: Date.now() - started,
+    });
+  }
+
+  /** Signs a new attestation when due; says what happened, for the log. */
+  private async attestIfDue(changed: boolean): Promise<'issued' | 'kept' | 'none' | 'failed'> {
+    const due = attestationDue({
+      current: this.attestation,
+      changed,
+      nowMs: this.now().getTime(),
+      renewBeforeMs: renewBeforeMs(this.config.attestationLifetimeSeconds),
+    });
+    if (!due) return 'kept';
+    const audience = this.config.audience ?? (await this.agent.enrollment().catch(() => undefined))?.server;
+    if (!audience) {
+      this.setProblem('no_audience', 'no audience configured and not enrolled: no attestation is made');
+      return 'none';
+    }
+    this.setProblem('no_audience', undefined);
+    try {
+      this.attestation = await this.agent.attest({
+        audience,
+        ...(this.report ? { report: this.report } : {}),
+      });
+      this.setProblem('attestation_failed', undefined);
+    } catch (error) {
+      // Never present an attestation older than allowed: drop it once it has expired.
+      if (this.attestation && this.attestation.expiresAt <= this.now().getTime())
+        this.attestation = undefined;
+      this.setProblem('attestation_failed', `cannot sign an attestation: ${describe(error)}`);
+      this.deps.log('attestation_failed', { error: describe(error) });
+      return 'failed';
+    }
+    this.scheduleRenewal(this.attestation);
+    this.deps.log('attestation', {
+      jti: this.attestation.claims.jti,
+      expiresAt: new Date(this.attestation.expiresAt).toISOString(),
+    });
+    try {
+      await this.deps.onAttestation?.(this.attestation);
+      this.setProblem('attestation_not_delivered', undefined);
+    } catch (error) {
+      this.setProblem(
+        'attestation_not_delivered',
+        `the new attestation was not delivered: ${describe(error)}`,
+      );
+    }
+    return 'issued';
+  }
+
+  /** Before the attestation nears its end, re-probe the cheap checks; the re-check then signs anew. */
+  private scheduleRenewal(attestation: Attestation): void {
+    if (this.renewal) clearTimeout(this.renewal);
+    const lead = renewBeforeMs(this.config.attestationLifetimeSeconds);
+    const wait = Math.max(1_000, attestation.expiresAt - lead - this.now().getTime());
+    this.renewal = setTimeout(
+      () =>
+        this.trigger({
+          source: 'schedule',
+          checks: RENEWAL_CHECKS,
+          at: this.now().toISOString(),
+          detail: 'attestation renewal',
+        }),
+      wait,
+    );
+    this.renewal.unref();
+  }
+
+  private async enrollmentStatus(): Promise<DaemonStatus['enrollment']> {
+    const enrollment = await this.agent.enrollment().catch(() => undefined);
+    const protection = this.attestation?.claims.key_protection;
+    return {
+      enrolled: enrollment !== undefined,
+      ...(enrollment ? { deviceId: enrollment.deviceId } : {}),
+      ...(protection ? { keyProtection: protection } : {}),
+    };
+  }
+
+  private setProblem(code: string, message: string | undefined): void {
+    if (message === undefined) this.problems.delete(code);
+    else if (this.problems.get(code)?.message !== message)
+      this.problems.set(code, {
+        code,
+        message,
+        since: this.problems.get(code)?.since ?? this.now().toISOString(),
+      });
+  }
+
+  private noteRecheckFailure(error: unknown, batch: RecheckBatch): void {
+    this.setProblem('recheck_failed', `a re-check failed: ${describe(error)}`);
+    this.deps.log('problem', { code: 'recheck_failed', checks: batch.checks, error: describe(error) });
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return typeof code === 'string' ? `${error.message} [${code}]` : error.message;
+  }
+  return String(error);
+}
+
+/** The settings whose values differ between two configurations. */
+function changedSettings(before: AgentConfig, after: AgentConfig): string[] {
+  const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+  keys.delete('sources');
+  return [...keys].filter(
+    (k) =>
+      JSON.stringify((before as unknown as Record<string, unknown>)[k]) !==
+      JSON.stringify((after as unknown as Record<string, unknown>)[k]),
+  );
+}
