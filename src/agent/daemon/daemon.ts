@@ -13,6 +13,7 @@ import type { DaemonStatus } from '../../shared/local-api.js';
 import type { CheckId, PostureReport } from '../../shared/posture.js';
 import type { Agent } from '../agent.js';
 import type { AgentConfig } from '../config.js';
+import { AttestationKeeper, describeError } from './attestation-keeper.js';
 import { eventSourcesFor } from './event-sources.js';
 import type { Debouncer, RecheckBatch } from './events/debounce.js';
 import { createDebouncer } from './events/debounce.js';
@@ -26,14 +27,7 @@ import { rootIsAdministrator } from './peer-credentials.js';
 import { peerResolverFor } from './peer-resolver.js';
 import type { PolicySource } from './policy-source.js';
 import { createPolicySource } from './policy-source.js';
-import {
-  attestationDue,
-  mergeReport,
-  observationsChanged,
-  renewBeforeMs,
-  statusPosture,
-  verdictChanges,
-} from './posture-state.js';
+import { mergeReport, observationsChanged, statusPosture, verdictChanges } from './posture-state.js';
 
 /** The checks a renewal re-probes before signing: the cheap ones. */
 const RENEWAL_CHECKS: readonly CheckId[] = ['firewall', 'disk_encryption', 'os_version'];
@@ -59,11 +53,10 @@ export class PostureDaemon {
   private policies: PolicySource;
   private status: DaemonStatus;
   private report: PostureReport | undefined;
-  private attestation: Attestation | undefined;
+  private readonly attestation: AttestationKeeper;
   private sources: EventSource[] = [];
   private readonly debouncer: Debouncer;
   private server: LocalApiServer | undefined;
-  private renewal: NodeJS.Timeout | undefined;
   private readonly problems = new Map<string, { code: string; message: string; since: string }>();
   private readonly now: () => Date;
 
@@ -82,6 +75,19 @@ export class PostureDaemon {
       enrollment: { enrolled: false },
       problems: [],
     };
+    this.attestation = new AttestationKeeper({
+      log: deps.log,
+      ...(deps.onAttestation ? { onAttestation: deps.onAttestation } : {}),
+      setProblem: (code, message) => this.setProblem(code, message),
+      requestRenewal: () =>
+        this.trigger({
+          source: 'schedule',
+          checks: RENEWAL_CHECKS,
+          at: this.now().toISOString(),
+          detail: 'attestation renewal',
+        }),
+      now: this.now,
+    });
     this.debouncer = createDebouncer({
       run: (batch) => this.recheck(batch),
       onRunError: (error, batch) => this.noteRecheckFailure(error, batch),
@@ -106,7 +112,7 @@ export class PostureDaemon {
   async stop(): Promise<void> {
     this.deps.log('stopping');
     this.debouncer.stop();
-    if (this.renewal) clearTimeout(this.renewal);
+    this.attestation.stop();
     await this.stopSources();
     await this.server?.close();
     this.deps.log('stopped');
@@ -118,7 +124,7 @@ export class PostureDaemon {
     try {
       next = this.deps.loadConfig();
     } catch (error) {
-      this.deps.log('reload_failed', { error: describe(error) });
+      this.deps.log('reload_failed', { error: describeError(error) });
       throw error;
     }
     const changed = changedSettings(this.config, next);
@@ -150,7 +156,7 @@ export class PostureDaemon {
 
   /** After an enrollment or key rotation: the next re-check signs anew and asks the new verifier. */
   async identityChanged(): Promise<void> {
-    this.attestation = undefined;
+    this.attestation.forget();
     this.policies = this.policySource((await this.agent.enrollment().catch(() => undefined))?.server);
     this.trigger({
       source: 'request',
@@ -186,7 +192,7 @@ export class PostureDaemon {
       await source
         .start()
         .catch((error: unknown) =>
-          this.sourceProblem({ source: source.name, code: 'unavailable', detail: describe(error) }),
+          this.sourceProblem({ source: source.name, code: 'unavailable', detail: describeError(error) }),
         );
     }
   }
@@ -213,7 +219,12 @@ export class PostureDaemon {
     const posture = policy ? statusPosture(this.agent.evaluate(this.report, policy.policy)) : before;
     const changes = posture ? verdictChanges(before, posture) : [];
     const changed = observationsChanged(previous, this.report, batch.checks);
-    const attestation = await this.attestIfDue(changed || before?.policyRevision !== posture?.policyRevision);
+    const attestation = await this.attestation.refresh({
+      agent: this.agent,
+      config: this.config,
+      report: this.report,
+      changed: changed || before?.policyRevision !== posture?.policyRevision,
+    });
     const trigger = batch.triggers[0];
     this.status = {
       ...this.status,
@@ -224,12 +235,7 @@ export class PostureDaemon {
         checks: batch.checks,
         finishedAt: this.now().toISOString(),
       },
-      attestation: this.attestation
-        ? {
-            issuedAt: new Date(this.attestation.claims.iat * 1000).toISOString(),
-            expiresAt: new Date(this.attestation.expiresAt).toISOString(),
-          }
-        : null,
+      attestation: this.attestation.summary(),
       enrollment: await this.enrollmentStatus(),
       problems: [...this.problems.values()],
     };
@@ -246,73 +252,9 @@ export class PostureDaemon {
     });
   }
 
-  /** Signs a new attestation when due; says what happened, for the log. */
-  private async attestIfDue(changed: boolean): Promise<'issued' | 'kept' | 'none' | 'failed'> {
-    const due = attestationDue({
-      current: this.attestation,
-      changed,
-      nowMs: this.now().getTime(),
-      renewBeforeMs: renewBeforeMs(this.config.attestationLifetimeSeconds),
-    });
-    if (!due) return 'kept';
-    const audience = this.config.audience ?? (await this.agent.enrollment().catch(() => undefined))?.server;
-    if (!audience) {
-      this.setProblem('no_audience', 'no audience configured and not enrolled: no attestation is made');
-      return 'none';
-    }
-    this.setProblem('no_audience', undefined);
-    try {
-      this.attestation = await this.agent.attest({
-        audience,
-        ...(this.report ? { report: this.report } : {}),
-      });
-      this.setProblem('attestation_failed', undefined);
-    } catch (error) {
-      // Never present an attestation older than allowed: drop it once it has expired.
-      if (this.attestation && this.attestation.expiresAt <= this.now().getTime())
-        this.attestation = undefined;
-      this.setProblem('attestation_failed', `cannot sign an attestation: ${describe(error)}`);
-      this.deps.log('attestation_failed', { error: describe(error) });
-      return 'failed';
-    }
-    this.scheduleRenewal(this.attestation);
-    this.deps.log('attestation', {
-      jti: this.attestation.claims.jti,
-      expiresAt: new Date(this.attestation.expiresAt).toISOString(),
-    });
-    try {
-      await this.deps.onAttestation?.(this.attestation);
-      this.setProblem('attestation_not_delivered', undefined);
-    } catch (error) {
-      this.setProblem(
-        'attestation_not_delivered',
-        `the new attestation was not delivered: ${describe(error)}`,
-      );
-    }
-    return 'issued';
-  }
-
-  /** Before the attestation nears its end, re-probe the cheap checks; the re-check then signs anew. */
-  private scheduleRenewal(attestation: Attestation): void {
-    if (this.renewal) clearTimeout(this.renewal);
-    const lead = renewBeforeMs(this.config.attestationLifetimeSeconds);
-    const wait = Math.max(1_000, attestation.expiresAt - lead - this.now().getTime());
-    this.renewal = setTimeout(
-      () =>
-        this.trigger({
-          source: 'schedule',
-          checks: RENEWAL_CHECKS,
-          at: this.now().toISOString(),
-          detail: 'attestation renewal',
-        }),
-      wait,
-    );
-    this.renewal.unref();
-  }
-
   private async enrollmentStatus(): Promise<DaemonStatus['enrollment']> {
     const enrollment = await this.agent.enrollment().catch(() => undefined);
-    const protection = this.attestation?.claims.key_protection;
+    const protection = this.attestation.keyProtection();
     return {
       enrolled: enrollment !== undefined,
       ...(enrollment ? { deviceId: enrollment.deviceId } : {}),
@@ -331,17 +273,9 @@ export class PostureDaemon {
   }
 
   private noteRecheckFailure(error: unknown, batch: RecheckBatch): void {
-    this.setProblem('recheck_failed', `a re-check failed: ${describe(error)}`);
-    this.deps.log('problem', { code: 'recheck_failed', checks: batch.checks, error: describe(error) });
+    this.setProblem('recheck_failed', `a re-check failed: ${describeError(error)}`);
+    this.deps.log('problem', { code: 'recheck_failed', checks: batch.checks, error: describeError(error) });
   }
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return typeof code === 'string' ? `${error.message} [${code}]` : error.message;
-  }
-  return String(error);
 }
 
 /** The settings whose values differ between two configurations. */

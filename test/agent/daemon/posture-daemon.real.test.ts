@@ -119,6 +119,9 @@ describeWithPart(canUseNetns() && executable('/usr/sbin/nft'), 'root, ip netns a
         });
         expect(firewallOf(first)?.code).toBe('firewall_on');
         expect(first.status.attestation).not.toBeNull();
+        const text = await posture(['status'], env);
+        expect(text.code).toBe(0);
+        expect(text.stdout).toMatch(/firewall\s+pass\s+firewall_on/);
 
         // nft monitor subscribes a moment after it starts: touch the ruleset until an event re-check is logged
         await waitFor('an nft event re-check', async () => {
