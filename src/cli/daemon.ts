@@ -19,13 +19,15 @@ export function registerDaemonCommands(program: Command): void {
         makeAgent: (config) => createAgent({ config }),
         log: jsonLinesLog((line) => process.stdout.write(line)),
       });
-      await daemon.start();
-      await new Promise<void>((resolve) => {
-        process.on('SIGHUP', () => void daemon.reload().catch(() => undefined));
+      // Signals are taken before the start, so an early SIGHUP cannot end the process.
+      process.on('SIGHUP', () => void daemon.reload().catch(() => undefined));
+      const stopped = new Promise<void>((resolve) => {
         const stop = () => void daemon.stop().finally(resolve);
         process.once('SIGTERM', stop);
         process.once('SIGINT', stop);
       });
+      await daemon.start();
+      await stopped;
     });
 
   program

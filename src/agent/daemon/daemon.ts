@@ -103,7 +103,7 @@ export class PostureDaemon {
       handlers: daemonHandlers(this),
     });
     await this.server.listen();
-    this.policies = this.policySource((await this.agent.enrollment().catch(() => undefined))?.server);
+    this.policies = await this.verifierPolicySource();
     await this.startSources();
     this.deps.log('started', { version: AGENT.version, socket: this.config.socketPath, pid: process.pid });
     this.trigger({ source: 'startup', checks: ALL_CHECKS, at: this.now().toISOString(), detail: 'start' });
@@ -132,7 +132,7 @@ export class PostureDaemon {
       this.deps.log('problem', { code: 'socket_path_changed', detail: 'the socket moves at the next start' });
     this.config = { ...next, socketPath: this.config.socketPath };
     this.agent = this.deps.makeAgent(this.config);
-    this.policies = this.policySource((await this.agent.enrollment().catch(() => undefined))?.server);
+    this.policies = await this.verifierPolicySource();
     await this.stopSources();
     await this.startSources();
     const reloadedAt = this.now().toISOString();
@@ -157,13 +157,26 @@ export class PostureDaemon {
   /** After an enrollment or key rotation: the next re-check signs anew and asks the new verifier. */
   async identityChanged(): Promise<void> {
     this.attestation.forget();
-    this.policies = this.policySource((await this.agent.enrollment().catch(() => undefined))?.server);
+    this.policies = await this.verifierPolicySource();
     this.trigger({
       source: 'request',
       checks: ALL_CHECKS,
       at: this.now().toISOString(),
       detail: 'identity changed',
     });
+  }
+
+  /**
+   * The policy source for the verifier this device is enrolled with. An enrollment record that
+   * cannot be read is not "no verifier": no policy then (fail closed), never the built-in one.
+   */
+  private async verifierPolicySource(): Promise<PolicySource> {
+    try {
+      return this.policySource((await this.agent.enrollment())?.server);
+    } catch (error) {
+      const problem = `cannot tell which verifier's policy applies: ${describeError(error)}`;
+      return { current: async () => ({ problem }) };
+    }
   }
 
   private policySource(server: string | undefined): PolicySource {
