@@ -1,15 +1,22 @@
 /**
  * `posture daemon` (the built CLI) running inside a network namespace with a real nftables
- * ruleset, asked through its socket with `posture status --json`: emptying a default-drop ruleset
- * shows the firewall failing, re-checked because of the nft event (the poll is set to once a
- * year, so it cannot be the poll); restoring it shows the firewall on again. SIGHUP reloads,
+ * ruleset, asked through its socket with `posture status --json` (and followed on its status
+ * stream): emptying a default-drop ruleset shows the firewall failing, re-checked because of the
+ * nft event (the poll is set to once a year, so it cannot be the poll); restoring it shows the
+ * firewall on again. SIGHUP reloads,
  * SIGTERM stops cleanly, and `posture status` then says no daemon runs (exit 11).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { request, type IncomingMessage } from 'node:http';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { statusResponseSchema, type StatusResponse } from '../../../src/shared/local-api.js';
+import {
+  statusEventSchema,
+  statusResponseSchema,
+  type StatusEvent,
+  type StatusResponse,
+} from '../../../src/shared/local-api.js';
 import { canUseNetns, createNetns, IP } from '../../fakes/namespace-host.js';
 import { assertBuilt, CLI, posture } from '../../helpers/cli.js';
 import { describeWithPart, executable } from './real-parts.js';
@@ -97,6 +104,8 @@ describeWithPart(canUseNetns() && executable('/usr/sbin/nft'), 'root, ip netns a
       mkdirSync(join(dir, 'run'), { mode: 0o700 });
       const logs: LogLine[] = [];
       let daemon: ChildProcess | undefined;
+      let stream: IncomingMessage | undefined;
+      const events: StatusEvent[] = [];
       try {
         ns.nft(DROP);
         daemon = spawn(IP, ['netns', 'exec', ns.name, process.execPath, CLI, 'daemon'], {
@@ -123,6 +132,21 @@ describeWithPart(canUseNetns() && executable('/usr/sbin/nft'), 'root, ip netns a
         expect(text.code).toBe(0);
         expect(text.stdout).toMatch(/firewall\s+pass\s+firewall_on/);
 
+        // a subscriber of the status stream, as the tray will be
+        stream = await new Promise<IncomingMessage>((resolve, reject) => {
+          const req = request({ socketPath: env.POSTURE_SOCKET as string, path: '/v1/events' }, resolve);
+          req.on('error', reject);
+          req.end();
+        });
+        let frames = '';
+        stream.on('data', (chunk: Buffer) => {
+          frames += chunk.toString('utf8');
+          const parts = frames.split('\n\n');
+          frames = parts.pop() ?? '';
+          for (const f of parts.filter((x) => x.startsWith('event: status')))
+            events.push(statusEventSchema.parse(JSON.parse(f.split('\ndata: ')[1] ?? '')));
+        });
+
         // nft monitor subscribes a moment after it starts: touch the ruleset until an event re-check is logged
         await waitFor('an nft event re-check', async () => {
           if (logs.some((l) => l.event === 'recheck' && l.trigger?.includes('firewall_ruleset'))) return true;
@@ -145,6 +169,12 @@ describeWithPart(canUseNetns() && executable('/usr/sbin/nft'), 'root, ip netns a
         );
         expect(driftLog?.trigger).toEqual(['firewall_ruleset']);
         expect(driftLog?.attestation).toBe('issued');
+        const streamed = await waitFor('the drift on the status stream', () =>
+          events.find(
+            (e) => e.status.posture?.checks.find((c) => c.check === 'firewall')?.code === 'firewall_off',
+          ),
+        );
+        expect(streamed.status.lastRecheck?.trigger).toBe('firewall_ruleset');
 
         // and back
         ns.nft(DROP);
@@ -167,6 +197,7 @@ describeWithPart(canUseNetns() && executable('/usr/sbin/nft'), 'root, ip netns a
         const after = await posture(['status', '--json'], env);
         expect(after.code).toBe(11);
       } finally {
+        stream?.destroy();
         if (daemon && daemon.exitCode === null) daemon.kill('SIGKILL');
         ns.remove();
         rmSync(dir, { recursive: true, force: true });
