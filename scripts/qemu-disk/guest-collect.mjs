@@ -7,7 +7,8 @@ import process from 'node:process';
 import { createRecordingHost } from '../../dist/probes/capture.js';
 import { linuxDiskEncryption } from '../../dist/probes/disk-encryption/linux.js';
 import { createLiveHost } from '../../dist/probes/live-host.js';
-import { AGENT, runProbe } from '../../dist/probes/run.js';
+import { AGENT } from '../../dist/host/agent-info.js';
+import { runProbe } from '../../dist/probes/run.js';
 
 const layout = process.argv[2] ?? 'unnamed';
 const host = createRecordingHost(createLiveHost());

@@ -7,7 +7,7 @@ import type { CheckResult, OsFamily, PostureReport } from '../shared/posture.js'
 import type { AgentState } from '../probes/capture-agent-state.js';
 import { servableEntries } from '../probes/cache.js';
 import type { AgentConfig } from './config.js';
-import { applyFirstSeen, firstSeenFile, readFirstSeen } from './first-seen.js';
+import { applyFirstSeen, firstSeenFiles, readFirstSeen } from './first-seen.js';
 
 export type { AgentState };
 
@@ -17,7 +17,7 @@ export async function readAgentState(
   platform: OsFamily | 'unsupported',
   now: Date,
 ): Promise<AgentState> {
-  const pendingFirstSeen = await readFirstSeen(firstSeenFile(config.cacheDir));
+  const pendingFirstSeen = await readFirstSeen(firstSeenFiles(config));
   const entries =
     config.patchCacheTtlMs > 0 && platform !== 'unsupported'
       ? await servableEntries({ dir: config.cacheDir, ttlMs: config.patchCacheTtlMs, platform, now })

@@ -8,6 +8,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ConfigInvalidError } from '../shared/errors.js';
+import type { ScheduleConfig } from './daemon/schedule.js';
+import { DEFAULT_SCHEDULE, scheduleConfigSchema } from './daemon/schedule.js';
 
 const settingsSchema = z
   .object({
@@ -31,6 +33,10 @@ const settingsSchema = z
     audience: z.string().url().optional(),
     /** Attestation lifetime in seconds (at most 900). */
     attestationLifetimeSeconds: z.number().int().min(30).max(900).optional(),
+    /** The daemon's local API socket (Linux, macOS). */
+    socketPath: z.string().min(1).max(100).optional(),
+    /** The daemon's polling schedule (docs/daemon.md); cron expressions checked when the daemon starts. */
+    schedule: scheduleConfigSchema.optional(),
   })
   .strict();
 
@@ -50,6 +56,10 @@ export interface AgentConfig {
   deviceId?: string;
   audience?: string;
   attestationLifetimeSeconds: number;
+  /** The daemon's local API socket. */
+  socketPath: string;
+  /** The daemon's polling schedule. */
+  schedule: ScheduleConfig;
   platform: NodeJS.Platform;
   /** %SystemRoot% on Windows. */
   systemRoot: string;
@@ -80,6 +90,13 @@ export function userConfigPath(platform: NodeJS.Platform, env: NodeJS.ProcessEnv
   if (platform === 'darwin')
     return join(home, 'Library', 'Application Support', 'PostureAgent', 'config.json');
   return join(env.XDG_CONFIG_HOME ?? join(home, '.config'), 'posture-agent', 'config.json');
+}
+
+/** Where the daemon listens (docs/local-api.md); a named pipe on Windows, whose transport is not built. */
+export function defaultSocketPath(platform: NodeJS.Platform): string {
+  if (platform === 'win32') return '\\\\.\\pipe\\posture-agent';
+  if (platform === 'darwin') return '/var/run/posture-agent/api.sock';
+  return '/run/posture-agent/api.sock';
 }
 
 /** Per-platform folder for state ("state") or cache ("cache"); root on Linux uses /var. */
@@ -125,6 +142,7 @@ export function loadConfig(inputs: ConfigInputs = {}): AgentConfig {
       ...(env.POSTURE_KEY_FILE ? { keyFile: env.POSTURE_KEY_FILE } : {}),
       ...(env.POSTURE_TPM_TCTI ? { tpmTcti: env.POSTURE_TPM_TCTI } : {}),
       ...(env.POSTURE_AUDIENCE ? { audience: env.POSTURE_AUDIENCE } : {}),
+      ...(env.POSTURE_SOCKET ? { socketPath: env.POSTURE_SOCKET } : {}),
     },
     'environment (POSTURE_*)',
   );
@@ -146,6 +164,8 @@ export function loadConfig(inputs: ConfigInputs = {}): AgentConfig {
     ...(merged.deviceId ? { deviceId: merged.deviceId } : {}),
     ...(merged.audience ? { audience: merged.audience } : {}),
     attestationLifetimeSeconds: merged.attestationLifetimeSeconds ?? 600,
+    socketPath: merged.socketPath ?? defaultSocketPath(platform),
+    schedule: merged.schedule ?? DEFAULT_SCHEDULE,
     platform,
     systemRoot: env.SystemRoot ?? env.SYSTEMROOT ?? 'C:\\Windows',
     sources: { userFile, managedFile, managed: Object.keys(managed) as (keyof Settings)[] },

@@ -13,7 +13,7 @@ import { readKeyState } from '../keys/manager.js';
 import type { DeviceKey } from '../keys/types.js';
 import type { DeviceInventory } from '../shared/posture.js';
 import { EnrollError } from './enroll-errors.js';
-import { writeFileAtomic } from './write-atomic.js';
+import { writeFileAtomic } from '../host/write-atomic.js';
 
 const enrollmentSchema = z.object({
   server: z.string().url(),

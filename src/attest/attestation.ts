@@ -15,7 +15,7 @@ import { PostureError } from '../shared/errors.js';
 import type { PostureReport } from '../shared/posture.js';
 import { signCompact } from '../keys/jws.js';
 import type { DeviceKey } from '../keys/types.js';
-import { AGENT } from '../probes/run.js';
+import { AGENT } from '../host/agent-info.js';
 import { compactPosture } from './compact.js';
 import type { SessionKey } from './session.js';
 import { createSessionKey } from './session.js';

@@ -3,6 +3,7 @@
  * printed by --help and listed in the README. MDM and deploy scripts branch on these numbers.
  */
 import type { EnrollErrorCode } from '../agent/enroll-errors.js';
+import type { DaemonErrorCode } from '../agent/daemon/errors.js';
 import type { KeyErrorCode } from '../keys/errors.js';
 
 export const EXIT = {
@@ -17,6 +18,7 @@ export const EXIT = {
   revoked: 8,
   locked: 9,
   wrongServer: 10,
+  noDaemon: 11,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -46,7 +48,17 @@ const ENROLL_EXITS: Record<EnrollErrorCode, ExitCode> = {
   ERR_ENROLLMENT_CORRUPT: EXIT.usage,
 };
 
-const BY_CODE: Readonly<Record<string, ExitCode>> = { ...KEY_EXITS, ...ENROLL_EXITS };
+/** The daemon and its local API: `posture status` found no daemon, or not one that speaks the API. */
+const DAEMON_EXITS: Record<DaemonErrorCode, ExitCode> = {
+  ERR_DAEMON_NOT_RUNNING: EXIT.noDaemon,
+  ERR_DAEMON_BAD_ANSWER: EXIT.noDaemon,
+  ERR_SOCKET_DIR_UNSAFE: EXIT.usage,
+  ERR_SOCKET_IN_USE: EXIT.usage,
+  ERR_TRANSPORT_UNSUPPORTED: EXIT.usage,
+  ERR_SCHEDULE_INVALID: EXIT.usage,
+};
+
+const BY_CODE: Readonly<Record<string, ExitCode>> = { ...KEY_EXITS, ...ENROLL_EXITS, ...DAEMON_EXITS };
 
 /** The exit code for a coded error; every other code (usage, policy, config, capture, output file) is 3. */
 export function exitCodeForError(code: string): ExitCode {
@@ -83,5 +95,9 @@ export const EXIT_MEANINGS: readonly (readonly [ExitCode, string])[] = [
   [
     EXIT.wrongServer,
     '--server is not the verifier\u2019s public URL; use the URL the message names [ERR_SERVER_URL_MISMATCH]',
+  ],
+  [
+    EXIT.noDaemon,
+    '"status": no daemon answers on the local API socket, or not as expected [ERR_DAEMON_NOT_RUNNING, ERR_DAEMON_BAD_ANSWER]',
   ],
 ];

@@ -3,20 +3,13 @@
 import { Command, CommanderError } from 'commander';
 import { loadConfig } from '../agent/config.js';
 import { PostureError } from '../shared/errors.js';
-import { createLiveHost } from '../probes/live-host.js';
-import { AGENT } from '../probes/run.js';
+import { createAgent } from '../agent/agent.js';
+import { AGENT } from '../host/agent-info.js';
 import { EXIT_MEANINGS } from './exit-codes.js';
 import { formatCheckTable } from './format.js';
+import { registerDaemonCommands } from './daemon.js';
 import { registerPresentCommands } from './present.js';
-import {
-  checkConfig,
-  exitCodeFor,
-  loadPolicyFile,
-  runCapture,
-  runCheck,
-  runReplay,
-  writeOutputFile,
-} from './posture.js';
+import { checkConfig, exitCodeFor, writeOutputFile } from './posture.js';
 import { endQuietlyOnClosedPipes, reportError } from './report.js';
 
 endQuietlyOnClosedPipes();
@@ -33,7 +26,7 @@ program
 Exit codes (an error message ends with its code, e.g. [ERR_KEYCHAIN_LOCKED]; with --json the error is
 also printed as JSON on stdout):
 ${EXIT_MEANINGS.map(([code, meaning]) => `  ${String(code).padStart(2)}  ${wrapped(meaning, 92, 6)}`).join('\n')}
-Environment: POSTURE_POLICY, POSTURE_CACHE_DIR, POSTURE_CONFIG, POSTURE_PATCH_CACHE_TTL_MINUTES,\nPOSTURE_STATE_DIR, POSTURE_KEY_STORE, POSTURE_KEY_FILE, POSTURE_TPM_TCTI, POSTURE_AUDIENCE.
+Environment: POSTURE_POLICY, POSTURE_CACHE_DIR, POSTURE_CONFIG, POSTURE_PATCH_CACHE_TTL_MINUTES,\nPOSTURE_STATE_DIR, POSTURE_KEY_STORE, POSTURE_KEY_FILE, POSTURE_TPM_TCTI, POSTURE_AUDIENCE, POSTURE_SOCKET.
 Managed settings (/etc/posture-agent/managed.json on Linux) override all of them and --policy.`,
   );
 
@@ -47,10 +40,11 @@ program
   .action(async (opts: { json?: boolean; policy?: string; replay?: string; cache: boolean }) => {
     const { config, notices } = checkConfig(opts.policy ? { policy: opts.policy } : {});
     for (const notice of notices) process.stderr.write(`posture: ${notice}\n`);
-    const policy = await loadPolicyFile(config.policyFile);
+    const agent = createAgent({ config });
+    const policy = await agent.policy();
     const output = opts.replay
-      ? await runReplay(opts.replay, config, policy)
-      : await runCheck({ host: createLiveHost(), config, policy, cache: opts.cache, trackFirstSeen: true });
+      ? await agent.replay(opts.replay, policy)
+      : await agent.check({ policy, cache: opts.cache });
     process.stdout.write(
       opts.json
         ? `${JSON.stringify(output, null, 2)}\n`
@@ -65,8 +59,7 @@ program
   .requiredOption('--out <file>', 'where to write the capture (JSON, docs/capture-format.md)')
   .option('--note <text>', 'a note stored in the capture: which machine, why')
   .action(async (opts: { out: string; note?: string }) => {
-    const config = loadConfig();
-    const { capture, report } = await runCapture(createLiveHost(), config, opts.note);
+    const { capture, report } = await createAgent({ config: loadConfig() }).capture(opts.note);
     await writeOutputFile(opts.out, `${JSON.stringify(capture, null, 2)}\n`);
     const unknown = Object.values(report.checks).filter((c) => c?.status === 'unknown').length;
     process.stderr.write(
@@ -75,6 +68,7 @@ program
   });
 
 registerPresentCommands(program);
+registerDaemonCommands(program);
 
 /** `text` in lines of at most `width` characters, continuation lines indented by `indent` spaces. */
 function wrapped(text: string, width: number, indent: number): string {

@@ -1,15 +1,11 @@
 /** `posture key …`, `posture attest`, `posture headers`, `posture run`: presenting this device. */
 import type { Command } from 'commander';
-import { createAttestor, INSTALL_DIR } from '../agent/attestor.js';
-import { enrollThisDevice, rotateAndNotify } from '../agent/key-lifecycle.js';
+import { createAgent } from '../agent/agent.js';
 import { loadConfig } from '../agent/config.js';
 import { postureHeaders } from '../attest/headers.js';
 import { PostureError } from '../shared/errors.js';
 import { ATTESTATION_HEADER, PROOF_HEADER } from '../shared/claims.js';
-import { KeyError } from '../keys/errors.js';
-import { loadDeviceKey, readKeyState } from '../keys/manager.js';
-import { keyManagerDeps } from '../keys/select.js';
-import { runAttached } from '../probes/exec.js';
+import { runAttached } from '../host/exec.js';
 
 const HEADERS_PLACEHOLDER = '@posture-headers';
 
@@ -52,15 +48,7 @@ export function registerPresentCommands(program: Command): void {
     .description('show the device key: id (RFC 7638 thumbprint), where it is kept, when it was made')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) => {
-      const config = loadConfig();
-      const deps = keyManagerDeps(config, INSTALL_DIR);
-      const state = await readKeyState(deps.statePath);
-      if (!state)
-        throw new KeyError(
-          'ERR_KEY_NOT_FOUND',
-          'this device has no device key yet; `posture attest` or `posture key rotate` makes one.',
-        );
-      const k = await loadDeviceKey(deps, { create: false });
+      const { key: k, state } = await createAgent({ config: loadConfig() }).keyInfo();
       const info = {
         kid: k.kid,
         protection: k.protection,
@@ -87,10 +75,7 @@ export function registerPresentCommands(program: Command): void {
     )
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean; forceNew?: boolean }) => {
-      const config = loadConfig();
-      const r = await rotateAndNotify(keyManagerDeps(config, INSTALL_DIR), config.stateDir, {
-        forceNew: opts.forceNew === true,
-      });
+      const r = await createAgent({ config: loadConfig() }).rotate({ forceNew: opts.forceNew === true });
       if (r.notSent)
         process.stderr.write(
           `posture: the verifier was not told yet (${r.notSent}); the previous key is kept until it is. Enroll again if this persists.\n`,
@@ -131,17 +116,9 @@ export function registerPresentCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (opts: { server: string; token: string; json?: boolean; newKeyIfRevoked?: boolean }) => {
       const server = serverUrl(opts.server);
-      const config = loadConfig();
-      const attestor = createAttestor(config);
-      const [key, report] = await Promise.all([attestor.key(), attestor.collect()]);
-      const os = report.checks.os_version;
-      const e = await enrollThisDevice(keyManagerDeps(config, INSTALL_DIR), {
+      const e = await createAgent({ config: loadConfig() }).enroll({
         server,
         token: opts.token,
-        key,
-        stateDir: config.stateDir,
-        inventory: report.device,
-        ...(os?.status === 'observed' ? { osName: os.observation.name } : {}),
         newKeyIfRevoked: opts.newKeyIfRevoked === true,
       });
       if (e.newKey) process.stderr.write(`posture: key ${e.revokedKid} was revoked; enrolled a new key\n`);
@@ -159,8 +136,7 @@ export function registerPresentCommands(program: Command): void {
     .option('--nonce <nonce>', 'the verifier nonce to include (eat_nonce)')
     .option('--json', 'print the token with its claims and expiry')
     .action(async (opts: { aud?: string; nonce?: string; json?: boolean }) => {
-      const attestor = createAttestor(loadConfig());
-      const a = await attestor.attest({
+      const a = await createAgent({ config: loadConfig() }).attest({
         ...(opts.aud ? { audience: opts.aud } : {}),
         ...(opts.nonce ? { nonce: opts.nonce } : {}),
       });
@@ -180,7 +156,7 @@ export function registerPresentCommands(program: Command): void {
     .option('--format <format>', 'http (Name: value lines), curl (-H arguments), json', 'http')
     .action(async (opts: { url: string; method: string; aud?: string; format: string }) => {
       const config = loadConfig();
-      const a = await createAttestor(config).attest({
+      const a = await createAgent({ config }).attest({
         audience: opts.aud ?? config.audience ?? originOf(opts.url),
       });
       const headers = postureHeaders(a, opts.method, opts.url);
@@ -214,7 +190,7 @@ export function registerPresentCommands(program: Command): void {
     )
     .action(async (command: string[], opts: { url: string; method: string; aud?: string }) => {
       const config = loadConfig();
-      const a = await createAttestor(config).attest({
+      const a = await createAgent({ config }).attest({
         audience: opts.aud ?? config.audience ?? originOf(opts.url),
       });
       const headers = postureHeaders(a, opts.method, opts.url);

@@ -8,7 +8,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import { writeFileAtomic } from '../agent/write-atomic.js';
+import { writeFileAtomic } from '../host/write-atomic.js';
 import type { KeyProtection } from '../shared/claims.js';
 import { ALG } from '../shared/claims.js';
 import { KeyError } from './errors.js';

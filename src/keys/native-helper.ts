@@ -8,9 +8,9 @@
  */
 import { createHash } from 'node:crypto';
 import type { KeyProtection, PublicJwk } from '../shared/claims.js';
-import { execCommand } from '../probes/exec.js';
-import { parseNativeOutput } from '../probes/windows/parse-native.js';
-import { UnexpectedOutputError } from '../probes/types.js';
+import { execCommand } from '../host/exec.js';
+import { parseNativeOutput } from '../host/native-protocol.js';
+import { UnexpectedOutputError } from '../host/unexpected-output.js';
 import { derToJose } from './der.js';
 import { KeyError } from './errors.js';
 import { thumbprint } from './software-key.js';

@@ -5,7 +5,6 @@
  */
 import { access, constants } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AgentConfig } from '../agent/config.js';
 import type { KeyProtection } from '../shared/claims.js';
 import { KeyError } from './errors.js';
 import { fileStore, newFileKeyRef, placeFileKey } from './file-store.js';
@@ -13,11 +12,26 @@ import { keychainStore } from './keychain.js';
 import type { KeyManagerDeps } from './manager.js';
 import type { NativeHelper } from './native-helper.js';
 import { nativeHelperStore } from './native-helper.js';
-import { powershellScript } from '../probes/windows/helper.js';
+import { powershellScript } from '../host/powershell.js';
 import { DEFAULT_TCTI, tpmStore } from './tpm.js';
 import type { KeyStore } from './types.js';
 
-export function keyStatePath(config: Pick<AgentConfig, 'stateDir'>): string {
+/** The settings that decide where the device key lives (the agent's configuration supplies them). */
+export interface KeyConfig {
+  /** Where the key state file (device-key.json) is kept. */
+  stateDir: string;
+  /** Where a new key goes: hardware when present, else the OS keychain ("auto"). */
+  keyStore: 'auto' | 'keychain' | 'tpm' | 'secure_enclave' | 'file';
+  /** The key file; used only with keyStore "file". */
+  keyFile?: string;
+  /** tpm2-tools TCTI, e.g. "device:/dev/tpmrm0". */
+  tpmTcti: string;
+  platform: NodeJS.Platform;
+  /** %SystemRoot% on Windows. */
+  systemRoot: string;
+}
+
+export function keyStatePath(config: Pick<KeyConfig, 'stateDir'>): string {
   return join(config.stateDir, 'device-key.json');
 }
 
@@ -27,7 +41,7 @@ const exists = (path: string, mode = constants.F_OK) =>
     () => false,
   );
 
-export function windowsKeyHelper(config: AgentConfig, installDir: string): NativeHelper {
+export function windowsKeyHelper(config: KeyConfig, installDir: string): NativeHelper {
   const script = join(installDir, 'native-probes', 'windows', 'device-key.ps1');
   return {
     kind: 'tpm',
@@ -50,7 +64,7 @@ export function macKeyHelper(installDir: string): NativeHelper {
   };
 }
 
-export function keyManagerDeps(config: AgentConfig, installDir: string): KeyManagerDeps {
+export function keyManagerDeps(config: KeyConfig, installDir: string): KeyManagerDeps {
   const stores = new Map<KeyProtection, () => KeyStore>([
     ['keychain', () => keychainStore()],
     ['file', () => fileStore()],

@@ -3,10 +3,11 @@
  * younger than the TTL is served as it was observed (with its original observedAt, so nobody is
  * told a stale fact is fresh). Unknown results are never cached.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CheckResult } from '../shared/posture.js';
-import type { Host } from './host.js';
+import type { Host } from '../host/host.js';
+import { writeFileAtomic } from '../host/write-atomic.js';
 import type { Probe } from './types.js';
 
 export interface ProbeCacheOptions {
@@ -98,9 +99,7 @@ async function readEntry(file: string): Promise<Entry | undefined> {
 async function writeEntry(file: string, entry: Entry): Promise<void> {
   try {
     await mkdir(join(file, '..'), { recursive: true, mode: 0o700 });
-    const tmp = `${file}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify(entry), { mode: 0o600 });
-    await rename(tmp, file);
+    await writeFileAtomic(file, JSON.stringify(entry), { mode: 0o600 });
   } catch {
     // A cache that cannot be written only costs speed.
   }

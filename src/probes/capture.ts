@@ -6,8 +6,8 @@
 import { z } from 'zod';
 import { CaptureInvalidError } from '../shared/errors.js';
 import type { DeviceInventory } from '../shared/posture.js';
-import type { CommandOutcome, FileOutcome, Host, PlatformInfo, StatOutcome } from './host.js';
-import { commandKey } from './host.js';
+import type { CommandOutcome, FileOutcome, Host, PlatformInfo, StatOutcome } from '../host/host.js';
+import { commandKey } from '../host/host.js';
 import { agentStateSchema } from './capture-agent-state.js';
 
 export const CAPTURE_FORMAT = 'posture-capture';

@@ -2,8 +2,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import { arch, release } from 'node:os';
 import type { DeviceInventory } from '../shared/posture.js';
-import { execCommand } from './exec.js';
-import type { FileOutcome, Host, StatOutcome } from './host.js';
+import { execCommand } from '../host/exec.js';
+import type { FileOutcome, Host, StatOutcome } from '../host/host.js';
 import { collectInventory } from './inventory.js';
 
 const MAX_FILE_BYTES = 8 * 1024 * 1024;

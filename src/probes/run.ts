@@ -9,12 +9,12 @@ import type {
   PostureChecks,
   PostureReport,
 } from '../shared/posture.js';
-import type { Host } from './host.js';
+import { AGENT } from '../host/agent-info.js';
+import type { Host } from '../host/host.js';
 import type { Probe } from './types.js';
 import { ProbeContext } from './types.js';
 
 export const DEFAULT_PROBE_DEADLINE_MS = 20_000;
-export const AGENT = { name: 'posture-agent', version: '0.1.0' };
 
 export interface CollectOptions {
   host: Host;

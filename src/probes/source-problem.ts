@@ -3,7 +3,7 @@
  * what that source decides; the reason is kept in the observation instead of failing the probe.
  */
 import type { SourceProblem } from '../shared/posture.js';
-import type { CommandOutcome } from './host.js';
+import type { CommandOutcome } from '../host/host.js';
 import { reasonFor, UnexpectedOutputError } from './types.js';
 
 export type { SourceProblem };

@@ -11,7 +11,7 @@ import type {
   Unknown,
   UnknownReason,
 } from '../shared/posture.js';
-import type { CommandOutcome, CommandRequest, FileOutcome, Host, StatOutcome } from './host.js';
+import type { CommandOutcome, CommandRequest, FileOutcome, Host, StatOutcome } from '../host/host.js';
 
 export interface Probe<K extends CheckId = CheckId> {
   check: K;
@@ -21,10 +21,7 @@ export interface Probe<K extends CheckId = CheckId> {
   collect(ctx: ProbeContext<K>): Promise<CheckResult<ObservationByCheck[K]>>;
 }
 
-/** Thrown by parsers when text does not have the expected shape; becomes unknown/unexpected_output. */
-export class UnexpectedOutputError extends Error {
-  readonly code = 'ERR_UNEXPECTED_OUTPUT';
-}
+export { UnexpectedOutputError } from '../host/unexpected-output.js';
 
 /** The probe's view of the host: every command and file it touches is written down as evidence. */
 export class ProbeContext<K extends CheckId = CheckId> {

@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
-import type { Host } from '../../src/probes/host.js';
+import type { Host } from '../../src/host/host.js';
 import { createLiveHost } from '../../src/probes/live-host.js';
 
 export const IP = '/usr/sbin/ip';

@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
-import type { CommandOutcome, FileOutcome, Host, StatOutcome } from '../../src/probes/host.js';
+import type { CommandOutcome, FileOutcome, Host, StatOutcome } from '../../src/host/host.js';
 
 export const RUN_SCRIPT = 'scripts/qemu-disk/run.sh';
 export const LAYOUTS_SCRIPT = 'scripts/qemu-disk/layouts.sh';

@@ -4,7 +4,7 @@
  */
 import type { Capture } from '../../src/probes/capture.js';
 import { CAPTURE_FORMAT, CAPTURE_VERSION, createReplayHost, parseCapture } from '../../src/probes/capture.js';
-import type { Host } from '../../src/probes/host.js';
+import type { Host } from '../../src/host/host.js';
 
 export interface RecordedCommand {
   command: string;

@@ -12,7 +12,7 @@ import {
   parseKeyHelperOutput,
   signatureFromHelper,
 } from '../../src/keys/native-helper.js';
-import type { CommandOutcome, CommandRequest } from '../../src/probes/host.js';
+import type { CommandOutcome, CommandRequest } from '../../src/host/host.js';
 
 const helper: NativeHelper = {
   kind: 'secure_enclave',

@@ -6,7 +6,7 @@ import { parseProcSwaps } from '../../src/probes/disk-encryption/parse-proc-swap
 import { parseZfsGet } from '../../src/probes/disk-encryption/parse-zfs.js';
 import { traceDataVolumes } from '../../src/probes/disk-encryption/trace-linux.js';
 import { UnexpectedOutputError } from '../../src/probes/types.js';
-import { asArray } from '../../src/probes/windows/parse-native.js';
+import { asArray } from '../../src/host/native-protocol.js';
 import { fixture, fixtureJson } from '../helpers/fixtures.js';
 
 const GARBAGE = ['', '\n', 'Segmentation fault', '{"truncated": ', '\u0000\u0001binary'];

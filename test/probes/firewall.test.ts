@@ -14,7 +14,7 @@ import {
 import { parseFirewalldState, parseUfwStatus } from '../../src/probes/firewall/parse-ufw.js';
 import { ufwTables } from '../../src/probes/firewall/ufw-ruleset.js';
 import { UnexpectedOutputError } from '../../src/probes/types.js';
-import { asArray } from '../../src/probes/windows/parse-native.js';
+import { asArray } from '../../src/host/native-protocol.js';
 import { fixture, fixtureJson } from '../helpers/fixtures.js';
 
 const GARBAGE = ['', '\n', 'Segmentation fault', '{"truncated": ', 'Error: syntax error'];

@@ -2,7 +2,7 @@
  * Every probe on every OS, fed empty, truncated and garbage output for every command and file:
  * each check must come back unknown (never observed, so never a pass), and nothing may throw.
  */
-import type { Host } from '../../src/probes/host.js';
+import type { Host } from '../../src/host/host.js';
 import { probesFor } from '../../src/probes/registry.js';
 import { collectPosture } from '../../src/probes/run.js';
 import { evaluatePosture } from '../../src/shared/evaluate.js';

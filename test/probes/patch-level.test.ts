@@ -18,7 +18,7 @@ import { parseZypperUpdates, zypperPending } from '../../src/probes/patch-level/
 import { createLiveHost } from '../../src/probes/live-host.js';
 import { runProbe } from '../../src/probes/run.js';
 import { UnexpectedOutputError } from '../../src/probes/types.js';
-import { asArray } from '../../src/probes/windows/parse-native.js';
+import { asArray } from '../../src/host/native-protocol.js';
 import { fixture, fixtureJson } from '../helpers/fixtures.js';
 import { replayHost } from '../helpers/capture.js';
 

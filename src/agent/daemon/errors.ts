@@ -10,7 +10,11 @@ export type DaemonErrorCode =
   /** The local API transport does not exist on this OS (yet). */
   | 'ERR_TRANSPORT_UNSUPPORTED'
   /** A schedule entry is not a valid cron expression, or names an unknown check. */
-  | 'ERR_SCHEDULE_INVALID';
+  | 'ERR_SCHEDULE_INVALID'
+  /** No daemon answers on the local API socket (`posture status`). */
+  | 'ERR_DAEMON_NOT_RUNNING'
+  /** Something answered on the socket, but not the local API's status. */
+  | 'ERR_DAEMON_BAD_ANSWER';
 
 export class DaemonError extends PostureError {
   declare readonly code: DaemonErrorCode;

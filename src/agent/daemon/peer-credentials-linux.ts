@@ -19,7 +19,7 @@
 import { accessSync, constants, fstat } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Socket } from 'node:net';
-import type { CommandOutcome, CommandRequest } from '../../probes/host.js';
+import type { CommandOutcome, CommandRequest } from '../../host/host.js';
 import { findPeerSocket, parseSsUnix } from './parse-ss-unix.js';
 import type { PeerIdentity, ResolvePeer } from './peer-credentials.js';
 

@@ -2,7 +2,7 @@
  * Picks how the local API learns who is asking, for the platform the caller names (the daemon
  * passes the registry's answer; this module does not read the platform itself).
  */
-import type { CommandOutcome, CommandRequest } from '../../probes/host.js';
+import type { CommandOutcome, CommandRequest } from '../../host/host.js';
 import { findSs, linuxPeerResolver } from './peer-credentials-linux.js';
 import { unidentifiedPeers, type ResolvePeer } from './peer-credentials.js';
 

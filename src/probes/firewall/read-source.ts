@@ -4,7 +4,7 @@
  * with its reason, never an exception that would hide the other sources' answers.
  */
 import type { FirewallComponent } from '../../shared/posture.js';
-import type { CommandOutcome } from '../host.js';
+import type { CommandOutcome } from '../../host/host.js';
 import type { ProbeContext } from '../types.js';
 import { looksLikePermissionDenied, reasonFor } from '../types.js';
 

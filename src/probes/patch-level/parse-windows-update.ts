@@ -10,7 +10,7 @@
  */
 import type { PatchLevelObservation, PendingUpdate } from '../../shared/posture.js';
 import { UnexpectedOutputError } from '../types.js';
-import { asArray, parseJsonDate } from '../windows/parse-native.js';
+import { asArray, parseJsonDate } from '../../host/native-protocol.js';
 
 export function parseWindowsUpdates(data: Record<string, unknown>): PatchLevelObservation {
   if (!('updates' in data)) throw new UnexpectedOutputError('the updates helper printed no "updates"');

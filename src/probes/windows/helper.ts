@@ -2,38 +2,14 @@
 import type { Unknown } from '../../shared/posture.js';
 import type { ProbeContext } from '../types.js';
 import { UnexpectedOutputError } from '../types.js';
-import { parseNativeOutput } from './parse-native.js';
+import { parseNativeOutput } from '../../host/native-protocol.js';
+import { powershellScript } from '../../host/powershell.js';
 
 export interface WindowsPaths {
   /** %SystemRoot%, normally C:\Windows. */
   systemRoot: string;
   /** Absolute path of native-probes/windows/posture-probe.ps1 as installed. */
   helperScript: string;
-}
-
-export function powershellPath(systemRoot: string): string {
-  return `${systemRoot}\\System32\\WindowsPowerShell\\v1.0\\powershell.exe`;
-}
-
-/** Windows PowerShell 5.1 running one script: no profile, no prompts, by absolute path. */
-export function powershellScript(
-  systemRoot: string,
-  script: string,
-  args: readonly string[],
-): { command: string; args: string[] } {
-  return {
-    command: powershellPath(systemRoot),
-    args: [
-      '-NoLogo',
-      '-NoProfile',
-      '-NonInteractive',
-      '-ExecutionPolicy',
-      'Bypass',
-      '-File',
-      script,
-      ...args,
-    ],
-  };
 }
 
 export async function runHelper(

@@ -7,7 +7,7 @@ import { parseWindowsCurrentVersion } from '../os-version/parse-windows-version.
 import { parseWindowsUpdates } from '../patch-level/parse-windows-update.js';
 import type { WindowsPaths } from './helper.js';
 import { runHelper } from './helper.js';
-import { asArray } from './parse-native.js';
+import { asArray } from '../../host/native-protocol.js';
 
 export function windowsProbes(paths: WindowsPaths): Probe[] {
   const guard = <T>(ctx: Parameters<Probe['collect']>[0], f: () => T) => {

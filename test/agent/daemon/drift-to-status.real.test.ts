@@ -15,7 +15,7 @@ import { createLocalApiServer } from '../../../src/agent/daemon/local-api-server
 import { rootIsAdministrator } from '../../../src/agent/daemon/peer-credentials.js';
 import { peerResolverFor } from '../../../src/agent/daemon/peer-resolver.js';
 import { linuxFirewall } from '../../../src/probes/firewall/linux.js';
-import { execCommand } from '../../../src/probes/exec.js';
+import { execCommand } from '../../../src/host/exec.js';
 import { runProbe } from '../../../src/probes/run.js';
 import { evaluatePosture } from '../../../src/shared/evaluate.js';
 import type { DaemonStatus, StatusEvent, TriggerSource } from '../../../src/shared/local-api.js';

@@ -6,7 +6,7 @@ import { chmod, mkdtemp, rm, stat } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execCommand } from '../../../src/probes/exec.js';
+import { execCommand } from '../../../src/host/exec.js';
 import { createLocalApiServer, type LocalApiHandlers } from '../../../src/agent/daemon/local-api-server.js';
 import { linuxPeerResolver } from '../../../src/agent/daemon/peer-credentials-linux.js';
 import { rootIsAdministrator } from '../../../src/agent/daemon/peer-credentials.js';

@@ -1,5 +1,5 @@
-/** streamLines (src/probes/exec.ts): the long-running-process half of the exec module, on real programs. */
-import { streamLines, type LineStreamExit } from '../../../src/probes/exec.js';
+/** streamLines (src/host/exec.ts): the long-running-process half of the exec module, on real programs. */
+import { streamLines, type LineStreamExit } from '../../../src/host/exec.js';
 
 function run(command: string, args: string[], maxLineBytes?: number) {
   const lines: string[] = [];

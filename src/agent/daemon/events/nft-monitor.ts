@@ -15,7 +15,7 @@
  * Needs CAP_NET_ADMIN (the daemon runs as root). When nft exits, it is restarted with a growing
  * delay (1 s … 60 s); polling covers the gap.
  */
-import { streamLines, type LineStream, type LineStreamExit } from '../../../probes/exec.js';
+import { streamLines, type LineStream, type LineStreamExit } from '../../../host/exec.js';
 import type { EventSource, ProblemListener, Timers, TriggerListener } from './trigger.js';
 import { realTimers } from './trigger.js';
 

@@ -6,8 +6,8 @@
  * Windows PowerShell 5.1 writes DateTime values as "\/Date(1567807200000)\/" (ms since 1970, UTC),
  * or, when the value carries extra properties, as {"value":"\/Date(…)\/","DateTime":"…"}.
  */
-import type { UnknownReason } from '../../shared/posture.js';
-import { UnexpectedOutputError } from '../types.js';
+import type { UnknownReason } from '../shared/posture.js';
+import { UnexpectedOutputError } from './unexpected-output.js';
 
 export const NATIVE_PROTOCOL = 'posture-native/1';
 

@@ -2,7 +2,7 @@
  * Capture and replay: a capture taken on this machine replays to the same report, and captures
  * assembled from outputs recorded on real macOS and Windows machines give the expected verdicts.
  */
-import { replayCapture, runCapture, runCheck } from '../../src/cli/posture.js';
+import { replayCapture, runCapture, runCheck } from '../../src/agent/check.js';
 import { parseCapture } from '../../src/probes/capture.js';
 import { createLiveHost } from '../../src/probes/live-host.js';
 import { DEFAULT_POLICY } from '../../src/shared/policy.js';

@@ -3,7 +3,7 @@
  * dates the pending updates, a stored cache entry stands in for its probe, and a malformed state
  * is refused with ERR_CAPTURE_INVALID, never fed to the policy.
  */
-import { replayCapture } from '../../src/cli/posture.js';
+import { replayCapture } from '../../src/agent/check.js';
 import { APT_ARGS, APT_GET } from '../../src/probes/patch-level/linux.js';
 import { parseCapture } from '../../src/probes/capture.js';
 import { CaptureInvalidError } from '../../src/shared/errors.js';

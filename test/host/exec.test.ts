@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execCommand } from '../../src/probes/exec.js';
+import { execCommand } from '../../src/host/exec.js';
 
 describe('execCommand (real processes)', () => {
   it('runs by absolute path with an argument array, in the C locale', async () => {

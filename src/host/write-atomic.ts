@@ -3,6 +3,7 @@
  * the key state, a key file): write a temporary file beside it, flush it to disk, rename it over the
  * target in one step. A failure removes the temporary file and rethrows the file-system error.
  */
+import { randomBytes } from 'node:crypto';
 import { open, rename, rm } from 'node:fs/promises';
 
 export async function writeFileAtomic(
@@ -10,7 +11,8 @@ export async function writeFileAtomic(
   data: string,
   options: { mode?: number } = {},
 ): Promise<void> {
-  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`;
+  // Unique per process and per call: two writers never share a temporary file.
+  const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   try {
     const handle = await open(tmp, 'wx', options.mode ?? 0o600);
     try {

@@ -1,0 +1,303 @@
+/**
+ * `posture daemon`: the agent as a running service. Event sources and the schedule raise triggers;
+ * the debouncer turns them into re-checks of the affected checks through the agent core; each
+ * re-check is judged by the verifier's policy (policy-source.ts), makes a new attestation only
+ * when the observations changed or the current one nears expiry, hands it to `onAttestation` (the
+ * push to the verifier plugs in there), publishes the status on the local API and logs one JSON
+ * line. SIGTERM → stop(), SIGHUP → reload() (the CLI wires the signals).
+ */
+import type { Attestation } from '../../attest/attestation.js';
+import { AGENT } from '../../host/agent-info.js';
+import { execCommand } from '../../host/exec.js';
+import type { DaemonStatus } from '../../shared/local-api.js';
+import type { CheckId, PostureReport } from '../../shared/posture.js';
+import type { Agent } from '../agent.js';
+import type { AgentConfig } from '../config.js';
+import { AttestationKeeper, describeError } from './attestation-keeper.js';
+import { eventSourcesFor } from './event-sources.js';
+import type { Debouncer, RecheckBatch } from './events/debounce.js';
+import { createDebouncer } from './events/debounce.js';
+import type { EventSource, SourceProblem, Trigger } from './events/trigger.js';
+import { ALL_CHECKS } from './events/trigger.js';
+import type { LocalApiServer } from './local-api-server.js';
+import { createLocalApiServer } from './local-api-server.js';
+import { daemonHandlers } from './local-api-handlers.js';
+import type { DaemonLog } from './log.js';
+import { rootIsAdministrator } from './peer-credentials.js';
+import { peerResolverFor } from './peer-resolver.js';
+import type { PolicySource } from './policy-source.js';
+import { createPolicySource } from './policy-source.js';
+import { mergeReport, observationsChanged, statusPosture, verdictChanges } from './posture-state.js';
+
+/** The checks a renewal re-probes before signing: the cheap ones. */
+const RENEWAL_CHECKS: readonly CheckId[] = ['firewall', 'disk_encryption', 'os_version'];
+
+export interface DaemonDeps {
+  /** Reads the configuration (again on reload). */
+  loadConfig: () => AgentConfig;
+  /** The agent core for a configuration. */
+  makeAgent: (config: AgentConfig) => Agent;
+  log: DaemonLog;
+  /** Called with each new attestation (the push to the verifier plugs in here). */
+  onAttestation?: (attestation: Attestation) => Promise<void> | void;
+  fetch?: typeof fetch;
+  platform?: NodeJS.Platform;
+  /** The event sources; default those of the platform (event-sources.ts). */
+  sources?: (daemon: { trigger(t: Trigger): void; problem(p: SourceProblem): void }) => EventSource[];
+  now?: () => Date;
+}
+
+export class PostureDaemon {
+  private config: AgentConfig;
+  private agent: Agent;
+  private policies: PolicySource;
+  private status: DaemonStatus;
+  private report: PostureReport | undefined;
+  private readonly attestation: AttestationKeeper;
+  private sources: EventSource[] = [];
+  private readonly debouncer: Debouncer;
+  private server: LocalApiServer | undefined;
+  private readonly problems = new Map<string, { code: string; message: string; since: string }>();
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: DaemonDeps) {
+    this.now = deps.now ?? (() => new Date());
+    this.config = deps.loadConfig();
+    this.agent = deps.makeAgent(this.config);
+    this.policies = this.policySource(undefined);
+    this.status = {
+      state: 'starting',
+      startedAt: this.now().toISOString(),
+      agentVersion: AGENT.version,
+      posture: null,
+      lastRecheck: null,
+      attestation: null,
+      enrollment: { enrolled: false },
+      problems: [],
+    };
+    this.attestation = new AttestationKeeper({
+      log: deps.log,
+      ...(deps.onAttestation ? { onAttestation: deps.onAttestation } : {}),
+      setProblem: (code, message) => this.setProblem(code, message),
+      requestRenewal: () =>
+        this.trigger({
+          source: 'schedule',
+          checks: RENEWAL_CHECKS,
+          at: this.now().toISOString(),
+          detail: 'attestation renewal',
+        }),
+      now: this.now,
+    });
+    this.debouncer = createDebouncer({
+      run: (batch) => this.recheck(batch),
+      onRunError: (error, batch) => this.noteRecheckFailure(error, batch),
+    });
+  }
+
+  /** Listens on the local API, starts the event sources, and runs the first re-check of every check. */
+  async start(): Promise<void> {
+    this.server = createLocalApiServer({
+      socketPath: this.config.socketPath,
+      resolvePeer: peerResolverFor(this.deps.platform ?? process.platform, execCommand),
+      isAdministrator: rootIsAdministrator,
+      handlers: daemonHandlers(this),
+    });
+    await this.server.listen();
+    this.policies = await this.verifierPolicySource();
+    await this.startSources();
+    this.deps.log('started', { version: AGENT.version, socket: this.config.socketPath, pid: process.pid });
+    this.trigger({ source: 'startup', checks: ALL_CHECKS, at: this.now().toISOString(), detail: 'start' });
+  }
+
+  async stop(): Promise<void> {
+    this.deps.log('stopping');
+    this.debouncer.stop();
+    this.attestation.stop();
+    await this.stopSources();
+    await this.server?.close();
+    this.deps.log('stopped');
+  }
+
+  /** Reads the configuration again; the agent, policy source and event sources follow it. */
+  async reload(): Promise<{ reloadedAt: string; changed: string[] }> {
+    let next: AgentConfig;
+    try {
+      next = this.deps.loadConfig();
+    } catch (error) {
+      this.deps.log('reload_failed', { error: describeError(error) });
+      throw error;
+    }
+    const changed = changedSettings(this.config, next);
+    if (changed.includes('socketPath'))
+      this.deps.log('problem', { code: 'socket_path_changed', detail: 'the socket moves at the next start' });
+    this.config = { ...next, socketPath: this.config.socketPath };
+    this.agent = this.deps.makeAgent(this.config);
+    this.policies = await this.verifierPolicySource();
+    await this.stopSources();
+    await this.startSources();
+    const reloadedAt = this.now().toISOString();
+    this.deps.log('reloaded', { changed });
+    this.trigger({ source: 'reload', checks: ALL_CHECKS, at: reloadedAt, detail: 'configuration reloaded' });
+    return { reloadedAt, changed };
+  }
+
+  /** Queues a re-check of the trigger's checks (debounced). */
+  trigger(trigger: Trigger): { coalesced: boolean; checks: CheckId[] } {
+    return this.debouncer.trigger(trigger);
+  }
+
+  currentStatus(): DaemonStatus {
+    return this.status;
+  }
+
+  currentAgent(): Agent {
+    return this.agent;
+  }
+
+  /** After an enrollment or key rotation: the next re-check signs anew and asks the new verifier. */
+  async identityChanged(): Promise<void> {
+    this.attestation.forget();
+    this.policies = await this.verifierPolicySource();
+    this.trigger({
+      source: 'request',
+      checks: ALL_CHECKS,
+      at: this.now().toISOString(),
+      detail: 'identity changed',
+    });
+  }
+
+  /**
+   * The policy source for the verifier this device is enrolled with. An enrollment record that
+   * cannot be read is not "no verifier": no policy then (fail closed), never the built-in one.
+   */
+  private async verifierPolicySource(): Promise<PolicySource> {
+    try {
+      return this.policySource((await this.agent.enrollment())?.server);
+    } catch (error) {
+      const problem = `cannot tell which verifier's policy applies: ${describeError(error)}`;
+      return { current: async () => ({ problem }) };
+    }
+  }
+
+  private policySource(server: string | undefined): PolicySource {
+    return createPolicySource({
+      ...(server ? { server } : {}),
+      local: () => this.agent.policy(),
+      ...(this.deps.fetch ? { fetch: this.deps.fetch } : {}),
+      now: this.now,
+    });
+  }
+
+  private async startSources(): Promise<void> {
+    const hooks = {
+      trigger: (t: Trigger) => this.trigger(t),
+      problem: (p: SourceProblem) => this.sourceProblem(p),
+    };
+    this.sources = this.deps.sources
+      ? this.deps.sources(hooks)
+      : eventSourcesFor({
+          platform: this.deps.platform ?? process.platform,
+          schedule: this.config.schedule,
+          onTrigger: hooks.trigger,
+          onProblem: hooks.problem,
+        });
+    for (const source of this.sources) {
+      await source
+        .start()
+        .catch((error: unknown) =>
+          this.sourceProblem({ source: source.name, code: 'unavailable', detail: describeError(error) }),
+        );
+    }
+  }
+
+  private async stopSources(): Promise<void> {
+    await Promise.all(this.sources.map((s) => s.stop().catch(() => undefined)));
+    this.sources = [];
+  }
+
+  private sourceProblem(problem: SourceProblem): void {
+    this.deps.log('problem', { source: problem.source, code: problem.code, detail: problem.detail });
+  }
+
+  /** One re-check: probe the batch's checks, judge, attest when due, publish, log. */
+  private async recheck(batch: RecheckBatch): Promise<void> {
+    const started = Date.now();
+    const fresh = batch.triggers.some((t) => t.source === 'request' || t.source === 'file_change');
+    const probed = await this.agent.collect({ cache: !fresh, checks: batch.checks });
+    const previous = this.report;
+    this.report = mergeReport(previous, probed);
+    const { state: policy, problem } = await this.policies.current();
+    this.setProblem('policy_unavailable', problem);
+    const before = this.status.posture;
+    const posture = policy ? statusPosture(this.agent.evaluate(this.report, policy.policy)) : before;
+    const changes = posture ? verdictChanges(before, posture) : [];
+    const changed = observationsChanged(previous, this.report, batch.checks);
+    const attestation = await this.attestation.refresh({
+      agent: this.agent,
+      config: this.config,
+      report: this.report,
+      changed: changed || before?.policyRevision !== posture?.policyRevision,
+    });
+    const trigger = batch.triggers[0];
+    this.status = {
+      ...this.status,
+      state: this.problems.size > 0 || !policy ? 'degraded' : 'running',
+      posture,
+      lastRecheck: {
+        trigger: trigger?.source ?? 'schedule',
+        checks: batch.checks,
+        finishedAt: this.now().toISOString(),
+      },
+      attestation: this.attestation.summary(),
+      enrollment: await this.enrollmentStatus(),
+      problems: [...this.problems.values()],
+    };
+    this.server?.publishStatus(this.status);
+    this.deps.log('recheck', {
+      trigger: [...new Set(batch.triggers.map((t) => t.source))],
+      detail: batch.triggers.slice(0, 3).map((t) => t.detail),
+      checks: batch.checks,
+      changes,
+      overall: posture?.overall ?? null,
+      policyRevision: posture?.policyRevision ?? null,
+      attestation,
+      durationMs: Date.now() - started,
+    });
+  }
+
+  private async enrollmentStatus(): Promise<DaemonStatus['enrollment']> {
+    const enrollment = await this.agent.enrollment().catch(() => undefined);
+    const protection = this.attestation.keyProtection();
+    return {
+      enrolled: enrollment !== undefined,
+      ...(enrollment ? { deviceId: enrollment.deviceId } : {}),
+      ...(protection ? { keyProtection: protection } : {}),
+    };
+  }
+
+  private setProblem(code: string, message: string | undefined): void {
+    if (message === undefined) this.problems.delete(code);
+    else if (this.problems.get(code)?.message !== message)
+      this.problems.set(code, {
+        code,
+        message,
+        since: this.problems.get(code)?.since ?? this.now().toISOString(),
+      });
+  }
+
+  private noteRecheckFailure(error: unknown, batch: RecheckBatch): void {
+    this.setProblem('recheck_failed', `a re-check failed: ${describeError(error)}`);
+    this.deps.log('problem', { code: 'recheck_failed', checks: batch.checks, error: describeError(error) });
+  }
+}
+
+/** The settings whose values differ between two configurations. */
+function changedSettings(before: AgentConfig, after: AgentConfig): string[] {
+  const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+  keys.delete('sources');
+  return [...keys].filter(
+    (k) =>
+      JSON.stringify((before as unknown as Record<string, unknown>)[k]) !==
+      JSON.stringify((after as unknown as Record<string, unknown>)[k]),
+  );
+}

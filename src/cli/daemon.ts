@@ -1,0 +1,62 @@
+/** `posture daemon` (the service, in the foreground) and `posture status` (asks it over the local API). */
+import type { Command } from 'commander';
+import { createAgent } from '../agent/agent.js';
+import { loadConfig } from '../agent/config.js';
+import { PostureDaemon } from '../agent/daemon/daemon.js';
+import { jsonLinesLog } from '../agent/daemon/log.js';
+import { readDaemonStatus } from '../agent/daemon/status-client.js';
+import type { StatusResponse } from '../shared/local-api.js';
+
+export function registerDaemonCommands(program: Command): void {
+  program
+    .command('daemon')
+    .description(
+      'run the agent service in the foreground (what the service unit starts): re-checks on events and a schedule, serves the local API; logs JSON lines on stdout',
+    )
+    .action(async () => {
+      const daemon = new PostureDaemon({
+        loadConfig: () => loadConfig(),
+        makeAgent: (config) => createAgent({ config }),
+        log: jsonLinesLog((line) => process.stdout.write(line)),
+      });
+      // Signals are taken before the start, so an early SIGHUP cannot end the process.
+      process.on('SIGHUP', () => void daemon.reload().catch(() => undefined));
+      const stopped = new Promise<void>((resolve) => {
+        const stop = () => void daemon.stop().finally(resolve);
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
+      });
+      await daemon.start();
+      await stopped;
+    });
+
+  program
+    .command('status')
+    .description('show what the running daemon last observed and decided, and from when')
+    .option('--json', 'print the local API status answer as JSON (docs/local-api.md)')
+    .action(async (opts: { json?: boolean }) => {
+      const answer = await readDaemonStatus(loadConfig().socketPath);
+      process.stdout.write(opts.json ? `${JSON.stringify(answer, null, 2)}\n` : `${statusText(answer)}\n`);
+    });
+}
+
+function statusText({ status }: StatusResponse): string {
+  const lines = [
+    `daemon      ${status.state} since ${status.startedAt} (agent ${status.agentVersion})`,
+    status.posture
+      ? `posture     ${status.posture.overall} (policy ${status.posture.policyRevision}, judged ${status.posture.evaluatedAt})`
+      : 'posture     not judged yet',
+    ...(status.posture?.checks ?? []).map(
+      (c) => `  ${c.check.padEnd(16)} ${c.verdict.padEnd(8)} ${c.code} (observed ${c.observedAt})`,
+    ),
+    status.lastRecheck
+      ? `last check  ${status.lastRecheck.finishedAt} after ${status.lastRecheck.trigger}: ${status.lastRecheck.checks.join(', ')}`
+      : 'last check  none yet',
+    status.attestation
+      ? `attestation issued ${status.attestation.issuedAt}, expires ${status.attestation.expiresAt}`
+      : 'attestation none',
+    `enrolled    ${status.enrollment.enrolled ? `yes, as ${status.enrollment.deviceId ?? '?'}` : 'no'}`,
+    ...status.problems.map((p) => `problem     ${p.code}: ${p.message} (since ${p.since})`),
+  ];
+  return lines.join('\n');
+}

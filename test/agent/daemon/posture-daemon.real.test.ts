@@ -1,0 +1,207 @@
+/**
+ * `posture daemon` (the built CLI) running inside a network namespace with a real nftables
+ * ruleset, asked through its socket with `posture status --json` (and followed on its status
+ * stream): emptying a default-drop ruleset shows the firewall failing, re-checked because of the
+ * nft event (the poll is set to once a year, so it cannot be the poll); restoring it shows the
+ * firewall on again. SIGHUP reloads,
+ * SIGTERM stops cleanly, and `posture status` then says no daemon runs (exit 11).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { request, type IncomingMessage } from 'node:http';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  statusEventSchema,
+  statusResponseSchema,
+  type StatusEvent,
+  type StatusResponse,
+} from '../../../src/shared/local-api.js';
+import { canUseNetns, createNetns, IP } from '../../fakes/namespace-host.js';
+import { assertBuilt, CLI, posture } from '../../helpers/cli.js';
+import { describeWithPart, executable } from './real-parts.js';
+
+const DROP = 'table inet f {\n chain input { type filter hook input priority 0; policy drop; }\n}\n';
+
+interface LogLine {
+  event: string;
+  trigger?: string[];
+  checks?: string[];
+  changes?: { check: string; from: string | null; to: string }[];
+  attestation?: string;
+}
+
+function daemonEnv(dir: string): NodeJS.ProcessEnv {
+  const config = join(dir, 'config.json');
+  // The poll runs once a year: a re-check seen in the test is an event's.
+  writeFileSync(
+    config,
+    JSON.stringify({
+      schedule: { entries: [{ name: 'rare', cron: '0 0 1 1 *', checks: ['firewall'] }] },
+    }),
+  );
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: dir,
+    NODE_OPTIONS: '',
+    POSTURE_CONFIG: config,
+    POSTURE_CACHE_DIR: join(dir, 'cache'),
+    POSTURE_STATE_DIR: join(dir, 'state'),
+    POSTURE_KEY_STORE: 'file',
+    POSTURE_KEY_FILE: join(dir, 'device-key.json'),
+    POSTURE_AUDIENCE: 'https://verifier.example',
+    POSTURE_SOCKET: join(dir, 'run', 'api.sock'),
+  };
+}
+
+async function status(env: NodeJS.ProcessEnv): Promise<StatusResponse | undefined> {
+  const r = await posture(['status', '--json'], env);
+  return r.code === 0 ? statusResponseSchema.parse(JSON.parse(r.stdout)) : undefined;
+}
+
+const firewallOf = (s: StatusResponse | undefined) =>
+  s?.status.posture?.checks.find((c) => c.check === 'firewall');
+
+async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  ms = 120_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+describe('posture status without a daemon', () => {
+  beforeAll(assertBuilt);
+
+  it('exits 11 with ERR_DAEMON_NOT_RUNNING', async () => {
+    const dir = mkdtempSync(join(tmpdir(), `pa-nodaemon-${process.pid}-`));
+    try {
+      const r = await posture(['status', '--json'], daemonEnv(dir));
+      expect(r.code).toBe(11);
+      expect((JSON.parse(r.stdout) as { error: { code: string } }).error.code).toBe('ERR_DAEMON_NOT_RUNNING');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describeWithPart(canUseNetns() && executable('/usr/sbin/nft'), 'root, ip netns and /usr/sbin/nft')(
+  'posture daemon in a network namespace',
+  () => {
+    beforeAll(assertBuilt);
+
+    it('shows the firewall fail from the nft event, and on again when the ruleset returns', async () => {
+      const ns = createNetns(`pa-daemon-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+      const dir = mkdtempSync(join(tmpdir(), `pa-daemon-${process.pid}-`));
+      const env = daemonEnv(dir);
+      // the socket's folder must be writable by its owner only (else ERR_SOCKET_DIR_UNSAFE)
+      mkdirSync(join(dir, 'run'), { mode: 0o700 });
+      const logs: LogLine[] = [];
+      let daemon: ChildProcess | undefined;
+      let stream: IncomingMessage | undefined;
+      const events: StatusEvent[] = [];
+      try {
+        ns.nft(DROP);
+        daemon = spawn(IP, ['netns', 'exec', ns.name, process.execPath, CLI, 'daemon'], {
+          env,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let buffered = '';
+        daemon.stdout?.on('data', (chunk: Buffer) => {
+          buffered += chunk.toString('utf8');
+          const lines = buffered.split('\n');
+          buffered = lines.pop() ?? '';
+          for (const line of lines) logs.push(JSON.parse(line) as LogLine);
+        });
+        const exited = new Promise<number | null>((resolve) => daemon?.once('exit', (code) => resolve(code)));
+
+        // the first re-check (startup) judges the default-drop ruleset: firewall on
+        const first = await waitFor('the first status', async () => {
+          const s = await status(env);
+          return firewallOf(s) ? s : undefined;
+        });
+        expect(firewallOf(first)?.code).toBe('firewall_on');
+        expect(first.status.attestation).not.toBeNull();
+        const text = await posture(['status'], env);
+        expect(text.code).toBe(0);
+        expect(text.stdout).toMatch(/firewall\s+pass\s+firewall_on/);
+
+        // a subscriber of the status stream, as the tray will be
+        stream = await new Promise<IncomingMessage>((resolve, reject) => {
+          const req = request({ socketPath: env.POSTURE_SOCKET as string, path: '/v1/events' }, resolve);
+          req.on('error', reject);
+          req.end();
+        });
+        let frames = '';
+        stream.on('data', (chunk: Buffer) => {
+          frames += chunk.toString('utf8');
+          const parts = frames.split('\n\n');
+          frames = parts.pop() ?? '';
+          for (const f of parts.filter((x) => x.startsWith('event: status')))
+            events.push(statusEventSchema.parse(JSON.parse(f.split('\ndata: ')[1] ?? '')));
+        });
+
+        // nft monitor subscribes a moment after it starts: touch the ruleset until an event re-check is logged
+        await waitFor('an nft event re-check', async () => {
+          if (logs.some((l) => l.event === 'recheck' && l.trigger?.includes('firewall_ruleset'))) return true;
+          ns.nft(`table ip warmup${Math.random().toString(36).slice(2, 8)} { }\n`);
+          await new Promise((r) => setTimeout(r, 500));
+          return undefined;
+        });
+
+        // the drift: default-drop → empty
+        ns.run('/usr/sbin/nft', ['flush', 'ruleset']);
+        const drifted = await waitFor('firewall_off', async () => {
+          const s = await status(env);
+          return firewallOf(s)?.code === 'firewall_off' ? s : undefined;
+        });
+        expect(firewallOf(drifted)?.verdict).toBe('fail');
+        expect(drifted.status.lastRecheck?.trigger).toBe('firewall_ruleset');
+        expect(drifted.status.lastRecheck?.checks).toEqual(['firewall']);
+        const driftLog = logs.find((l) =>
+          l.changes?.some((c) => c.check === 'firewall' && c.to === 'fail:firewall_off'),
+        );
+        expect(driftLog?.trigger).toEqual(['firewall_ruleset']);
+        expect(driftLog?.attestation).toBe('issued');
+        const streamed = await waitFor('the drift on the status stream', () =>
+          events.find(
+            (e) => e.status.posture?.checks.find((c) => c.check === 'firewall')?.code === 'firewall_off',
+          ),
+        );
+        expect(streamed.status.lastRecheck?.trigger).toBe('firewall_ruleset');
+
+        // and back
+        ns.nft(DROP);
+        const restored = await waitFor('firewall_on again', async () => {
+          const s = await status(env);
+          return firewallOf(s)?.code === 'firewall_on' ? s : undefined;
+        });
+        expect(restored.status.lastRecheck?.trigger).toBe('firewall_ruleset');
+
+        // SIGHUP reloads the configuration; SIGTERM stops cleanly
+        daemon.kill('SIGHUP');
+        await waitFor(
+          'a reload',
+          () => (logs.some((l) => l.event === 'reloaded') ? true : undefined),
+          30_000,
+        );
+        daemon.kill('SIGTERM');
+        expect(await exited).toBe(0);
+        expect(logs.some((l) => l.event === 'stopped')).toBe(true);
+        const after = await posture(['status', '--json'], env);
+        expect(after.code).toBe(11);
+      } finally {
+        stream?.destroy();
+        if (daemon && daemon.exitCode === null) daemon.kill('SIGKILL');
+        ns.remove();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }, 300_000);
+  },
+);
