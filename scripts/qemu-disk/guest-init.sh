@@ -59,7 +59,13 @@ build() {
   ( set -e; "layout_$1" ) > "$OUT/log" 2>&1
   BUILT=$?
   [ "$BUILT" -eq 0 ] || dmesg | tail -n 15 >> "$OUT/log"
+  # A booted system's udev database has long caught up with what was written to its disks. Here the
+  # agent reads right after mkfs, and udev learns of a new filesystem only from the change event of
+  # its inotify watch, which can come after a plain settle on a loaded machine (lsblk then shows no
+  # FSTYPE or UUID): replay a change for every block device and wait for all of them.
   udevadm settle --timeout=30
+  udevadm trigger --action=change --subsystem-match=block --settle >/dev/null 2>&1 ||
+    udevadm settle --timeout=30
   debug_dump > "$OUT/debug.txt" 2>&1
 }
 
