@@ -2,9 +2,9 @@
  * `posture daemon`: the agent as a running service. Event sources and the schedule raise triggers;
  * the debouncer turns them into re-checks of the affected checks through the agent core; each
  * re-check is judged by the verifier's policy (policy-source.ts), makes a new attestation only
- * when the observations changed or the current one nears expiry, hands it to `onAttestation` (the
- * push to the verifier plugs in there), publishes the status on the local API and logs one JSON
- * line. SIGTERM → stop(), SIGHUP → reload() (the CLI wires the signals).
+ * when the observations changed or the current one nears expiry, pushes it to the verifier the
+ * device is enrolled with (verifier-link.ts: heartbeat, retries; outcomes become status problems
+ * and log lines), publishes the status on the local API and logs one JSON line. SIGTERM → stop(), SIGHUP → reload() (the CLI wires the signals).
  */
 import type { Attestation } from '../../attest/attestation.js';
 import { AGENT } from '../../host/agent-info.js';
@@ -27,6 +27,9 @@ import { rootIsAdministrator } from './peer-credentials.js';
 import { peerResolverFor } from './peer-resolver.js';
 import type { PolicySource } from './policy-source.js';
 import { createPolicySource } from './policy-source.js';
+import type { PushOutcome, VerifierClient } from './verifier-client.js';
+import { createVerifierClient } from './verifier-client.js';
+import { VerifierLink } from './verifier-link.js';
 import { mergeReport, observationsChanged, statusPosture, verdictChanges } from './posture-state.js';
 
 /** The checks a renewal re-probes before signing: the cheap ones. */
@@ -38,8 +41,10 @@ export interface DaemonDeps {
   /** The agent core for a configuration. */
   makeAgent: (config: AgentConfig) => Agent;
   log: DaemonLog;
-  /** Called with each new attestation (the push to the verifier plugs in here). */
+  /** Called with each new attestation, after it is handed to the verifier client. */
   onAttestation?: (attestation: Attestation) => Promise<void> | void;
+  /** The client that pushes to the enrolled verifier; default createVerifierClient with `fetch`. */
+  verifierClient?: (serverUrl: string, onOutcome: (outcome: PushOutcome) => void) => VerifierClient;
   fetch?: typeof fetch;
   platform?: NodeJS.Platform;
   /** The event sources; default those of the platform (event-sources.ts). */
@@ -54,9 +59,12 @@ export class PostureDaemon {
   private status: DaemonStatus;
   private report: PostureReport | undefined;
   private readonly attestation: AttestationKeeper;
+  private readonly link: VerifierLink;
   private sources: EventSource[] = [];
   private readonly debouncer: Debouncer;
   private server: LocalApiServer | undefined;
+  /** Whether the last re-check had a policy to judge by (without one the daemon is degraded). */
+  private judged = false;
   private readonly problems = new Map<string, { code: string; message: string; since: string }>();
   private readonly now: () => Date;
 
@@ -75,9 +83,17 @@ export class PostureDaemon {
       enrollment: { enrolled: false },
       problems: [],
     };
+    this.link = new VerifierLink({
+      log: deps.log,
+      setProblem: (code, message) => this.setProblem(code, message, { publish: true }),
+      connect:
+        deps.verifierClient ??
+        ((serverUrl, onOutcome) =>
+          createVerifierClient({ serverUrl, onOutcome, ...(deps.fetch ? { fetch: deps.fetch } : {}) })),
+    });
     this.attestation = new AttestationKeeper({
       log: deps.log,
-      ...(deps.onAttestation ? { onAttestation: deps.onAttestation } : {}),
+      onAttestation: (attestation) => this.deliver(attestation),
       setProblem: (code, message) => this.setProblem(code, message),
       requestRenewal: () =>
         this.trigger({
@@ -113,6 +129,7 @@ export class PostureDaemon {
     this.deps.log('stopping');
     this.debouncer.stop();
     this.attestation.stop();
+    await this.link.stop();
     await this.stopSources();
     await this.server?.close();
     this.deps.log('stopped');
@@ -239,9 +256,10 @@ export class PostureDaemon {
       changed: changed || before?.policyRevision !== posture?.policyRevision,
     });
     const trigger = batch.triggers[0];
+    this.judged = policy !== undefined;
     this.status = {
       ...this.status,
-      state: this.problems.size > 0 || !policy ? 'degraded' : 'running',
+      state: this.runningState(),
       posture,
       lastRecheck: {
         trigger: trigger?.source ?? 'schedule',
@@ -275,14 +293,32 @@ export class PostureDaemon {
     };
   }
 
-  private setProblem(code: string, message: string | undefined): void {
+  /** Hands a new attestation to the verifier it is enrolled with (none: not pushed), then to onAttestation. */
+  private async deliver(attestation: Attestation): Promise<void> {
+    await this.link.deliver(attestation, (await this.agent.enrollment())?.server);
+    await this.deps.onAttestation?.(attestation);
+  }
+
+  /**
+   * Shows or clears a problem. With `publish` (a push outcome, between re-checks) the status is
+   * published again at once; a re-check publishes its own.
+   */
+  private setProblem(code: string, message: string | undefined, options: { publish?: boolean } = {}): void {
+    const before = this.problems.get(code);
     if (message === undefined) this.problems.delete(code);
-    else if (this.problems.get(code)?.message !== message)
-      this.problems.set(code, {
-        code,
-        message,
-        since: this.problems.get(code)?.since ?? this.now().toISOString(),
-      });
+    else if (before?.message !== message)
+      this.problems.set(code, { code, message, since: before?.since ?? this.now().toISOString() });
+    if (!options.publish || before?.message === message || this.status.state === 'starting') return;
+    this.status = {
+      ...this.status,
+      state: this.runningState(),
+      problems: [...this.problems.values()],
+    };
+    this.server?.publishStatus(this.status);
+  }
+
+  private runningState(): DaemonStatus['state'] {
+    return this.problems.size > 0 || !this.judged ? 'degraded' : 'running';
   }
 
   private noteRecheckFailure(error: unknown, batch: RecheckBatch): void {

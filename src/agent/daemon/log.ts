@@ -7,6 +7,8 @@ export type LogEvent =
   | 'recheck'
   | 'attestation'
   | 'attestation_failed'
+  | 'push'
+  | 'push_skipped'
   | 'problem'
   | 'reloaded'
   | 'reload_failed'
