@@ -22,6 +22,11 @@ export interface AttestationKeeperDeps {
   setProblem: (code: string, message: string | undefined) => void;
   /** Asks for the re-check that renews the attestation before it nears its end. */
   requestRenewal: () => void;
+  /**
+   * The attestation held so far was dropped and none replaces it: whatever keeps presenting it
+   * (the verifier link's heartbeat) must stop, so the verifier does not go on taking it as current.
+   */
+  onDropped?: () => Promise<void> | void;
   now: () => Date;
 }
 
@@ -69,7 +74,7 @@ export class AttestationKeeper {
       return 'kept';
     const audience = config.audience ?? (await agent.enrollment().catch(() => undefined))?.server;
     if (!audience) {
-      this.current = undefined;
+      await this.drop();
       this.deps.setProblem('no_audience', 'no audience configured and not enrolled: no attestation is made');
       return 'none';
     }
@@ -79,7 +84,7 @@ export class AttestationKeeper {
       signed = await agent.attest({ audience, report: options.report });
       this.deps.setProblem('attestation_failed', undefined);
     } catch (error) {
-      if (options.changed || (this.current && this.current.expiresAt <= nowMs)) this.current = undefined;
+      if (options.changed || (this.current && this.current.expiresAt <= nowMs)) await this.drop();
       this.deps.setProblem('attestation_failed', `cannot sign an attestation: ${describeError(error)}`);
       this.deps.log('attestation_failed', { error: describeError(error) });
       return 'failed';
@@ -100,6 +105,12 @@ export class AttestationKeeper {
       );
     }
     return 'issued';
+  }
+
+  private async drop(): Promise<void> {
+    const held = this.current !== undefined;
+    this.current = undefined;
+    if (held) await this.deps.onDropped?.();
   }
 
   private scheduleRenewal(attestation: Attestation, lead: number): void {

@@ -94,6 +94,7 @@ export class PostureDaemon {
     this.attestation = new AttestationKeeper({
       log: deps.log,
       onAttestation: (attestation) => this.deliver(attestation),
+      onDropped: () => this.link.stop(),
       setProblem: (code, message) => this.setProblem(code, message),
       requestRenewal: () =>
         this.trigger({
