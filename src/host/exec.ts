@@ -3,6 +3,7 @@
  * that kills, an output cap that kills, a fixed C locale so output is not translated.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { access, constants } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import type { CommandOutcome, CommandRequest } from './host.js';
@@ -203,7 +204,8 @@ export function streamLines(request: LineStreamRequest): LineStream {
     );
     return { pid: undefined, stop: async () => undefined };
   }
-  const child = spawn(request.command, [...request.args], {
+  const [command, args] = diesWithParent(request.command, request.args);
+  const child = spawn(command, args, {
     shell: false,
     windowsHide: true,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -251,4 +253,19 @@ export function streamLines(request: LineStreamRequest): LineStream {
       clearTimeout(force);
     },
   };
+}
+
+const SETPRIV = '/usr/bin/setpriv';
+
+/**
+ * A long-running child must not outlive the daemon when the daemon is killed outright (kill -9,
+ * OOM): on Linux, util-linux's setpriv asks the kernel to kill it when its parent dies
+ * (PR_SET_PDEATHSIG) and then execs the program in place (same pid). Elsewhere, or without setpriv,
+ * the program runs as asked (the service manager ends the daemon's process group). A program that
+ * does not exist is not wrapped, so it is still reported as missing.
+ */
+function diesWithParent(command: string, args: readonly string[]): [string, string[]] {
+  if (process.platform === 'linux' && existsSync(SETPRIV) && existsSync(command))
+    return [SETPRIV, ['--pdeathsig', 'KILL', '--', command, ...args]];
+  return [command, [...args]];
 }

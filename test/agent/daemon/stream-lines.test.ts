@@ -1,4 +1,7 @@
 /** streamLines (src/host/exec.ts): the long-running-process half of the exec module, on real programs. */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { streamLines, type LineStreamExit } from '../../../src/host/exec.js';
 
 function run(command: string, args: string[], maxLineBytes?: number) {
@@ -46,4 +49,35 @@ describe('streamLines', () => {
     expect(() => process.kill(stream.pid ?? 0, 0)).toThrow();
     expect(exits).toBe(0);
   });
+
+  it('a child does not outlive a daemon killed with SIGKILL (Linux: setpriv --pdeathsig)', async () => {
+    // A node process in the daemon's place, on the built exec module, starts a long-running child
+    // and prints its pid; then it is killed outright, as kill -9 would.
+    const script = `import { streamLines } from ${JSON.stringify(join(process.cwd(), 'dist/host/exec.js'))};
+      const s = streamLines({ command: '/usr/bin/sleep', args: ['300'], onLine() {}, onExit() {} });
+      console.log(s.pid); setInterval(() => {}, 1000);`;
+    const daemon = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const childPid = await new Promise<number>((resolve, reject) => {
+      daemon.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+      daemon.once('exit', () => reject(new Error('the stand-in daemon exited early')));
+    });
+    expect(childPid).toBeGreaterThan(0);
+    expect(() => process.kill(childPid, 0)).not.toThrow();
+    daemon.kill('SIGKILL');
+    const deadline = Date.now() + 20_000;
+    while (alive(childPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(alive(childPid)).toBe(false);
+  });
 });
+
+/** Whether a pid is a live process (a zombie reaped by init counts as gone). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^\d+ \(.*\) Z /.test(stat);
+  } catch {
+    return false;
+  }
+}
