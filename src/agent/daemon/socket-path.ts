@@ -4,16 +4,25 @@
  * remove the daemon's socket and put one of their own in its place. A socket file left by a
  * daemon that died is removed; one that still answers means another daemon runs.
  */
-import { chmod, chown, lstat, unlink } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, unlink } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { dirname } from 'node:path';
 import { DaemonError } from './errors.js';
 
 export async function assertSafeSocketDir(socketPath: string): Promise<void> {
   const dir = dirname(socketPath);
-  const info = await lstat(dir).catch((error: unknown) => {
-    throw new DaemonError('ERR_SOCKET_DIR_UNSAFE', `cannot use ${dir}: ${String(error)}`, { cause: error });
-  });
+  // A missing folder is made, writable by this user only (the service unit's RuntimeDirectory does
+  // the same; a daemon started by hand has none); an existing one is checked as it is.
+  const info = await lstat(dir)
+    .catch(async (error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      await mkdir(dir, { recursive: true, mode: 0o755 });
+      await chmod(dir, 0o755); // the umask does not narrow it further, nor may it widen it
+      return lstat(dir);
+    })
+    .catch((error: unknown) => {
+      throw new DaemonError('ERR_SOCKET_DIR_UNSAFE', `cannot use ${dir}: ${String(error)}`, { cause: error });
+    });
   const ownUid = process.getuid?.() ?? 0;
   if (!info.isDirectory()) {
     throw new DaemonError('ERR_SOCKET_DIR_UNSAFE', `${dir} is not a directory (a symlink is refused)`);

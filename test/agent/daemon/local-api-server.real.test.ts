@@ -301,6 +301,22 @@ describeReal('local API over a Unix socket', () => {
     await expect(unsafe.listen()).rejects.toMatchObject({ code: 'ERR_SOCKET_DIR_UNSAFE' });
     await chmod(dir, 0o755);
   });
+
+  it("makes a missing socket folder (a daemon started by hand, without the unit's RuntimeDirectory), writable by its owner only", async () => {
+    const missing = join(dir, 'run', 'posture-agent');
+    const server = createLocalApiServer({
+      socketPath: join(missing, 'api.sock'),
+      resolvePeer: linuxPeerResolver({ run: execCommand, ssPath: SS }),
+      isAdministrator: rootIsAdministrator,
+      handlers: recordingHandlers().handlers,
+    });
+    await server.listen();
+    try {
+      expect((await stat(missing)).mode & 0o777).toBe(0o755);
+    } finally {
+      await server.close();
+    }
+  });
 });
 
 describe('local API where peers cannot be identified', () => {
