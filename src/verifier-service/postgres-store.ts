@@ -9,7 +9,7 @@ import pg from 'pg';
 import type { KeyProtection, PublicJwk } from '../shared/claims.js';
 import type { DeviceStatus } from '../verifier/verify-request.js';
 import type { DeviceStore, EnrollResult, StoredDevice } from './store.js';
-import { reenrollRefusal } from './store.js';
+import { DEVICE_INSERT_COLUMNS, newDeviceRow, reenrollRefusal } from './store.js';
 import { DEVICE_CHANNEL, ListeningDeviceCache } from './postgres-device-cache.js';
 import { StoreError, withStoreErrors } from './store-errors.js';
 
@@ -170,17 +170,8 @@ export async function openPostgresStore(
         }
         const r = (
           await c.query<Row>(
-            'INSERT INTO devices (device_id, kid, jwk, key_protection, status, label, facts, enrolled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *',
-            [
-              d.deviceId,
-              d.kid,
-              JSON.stringify(d.jwk),
-              d.keyProtection,
-              'active',
-              token.label,
-              JSON.stringify(d.facts),
-              d.enrolledAt,
-            ],
+            `INSERT INTO devices (${DEVICE_INSERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
+            newDeviceRow(d, token.label),
           )
         ).rows[0] as Row;
         return { ok: true, device: toDevice(r), reenrolled: false };

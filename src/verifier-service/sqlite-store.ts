@@ -16,7 +16,7 @@ import { PostureError } from '../shared/errors.js';
 import type { KeyProtection, PublicJwk } from '../shared/claims.js';
 import type { DeviceStatus } from '../verifier/verify-request.js';
 import type { DeviceStore, EnrollResult, StoredDevice } from './store.js';
-import { reenrollRefusal } from './store.js';
+import { DEVICE_INSERT_COLUMNS, newDeviceRow, reenrollRefusal } from './store.js';
 import { StoreError, withStoreErrors } from './store-errors.js';
 
 interface Row {
@@ -113,7 +113,7 @@ export function openSqliteStore(path: string): DeviceStore {
       'SELECT * FROM devices ORDER BY enrolled_at, device_id LIMIT ? OFFSET ?',
     ),
     insertDevice: db.prepare(
-      'INSERT INTO devices (device_id, kid, jwk, key_protection, status, label, facts, enrolled_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      `INSERT INTO devices (${DEVICE_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     updateFacts: db.prepare('UPDATE devices SET facts = ? WHERE device_id = ?'),
     setStatus: db.prepare('UPDATE devices SET status = ? WHERE device_id = ?'),
@@ -165,16 +165,7 @@ export function openSqliteStore(path: string): DeviceStore {
       }
       if (q.useToken.run(now, d.deviceId, tokenHash).changes !== 1)
         return { ok: false, reason: 'token_used' };
-      q.insertDevice.run(
-        d.deviceId,
-        d.kid,
-        JSON.stringify(d.jwk),
-        d.keyProtection,
-        'active',
-        token.label,
-        JSON.stringify(d.facts),
-        d.enrolledAt,
-      );
+      q.insertDevice.run(...newDeviceRow(d, token.label));
       return { ok: true, device: toDevice(q.byId.get(d.deviceId) as Row), reenrolled: false };
     },
   );

@@ -134,3 +134,24 @@ export function reenrollRefusal(
     return { ok: false, reason: 'key_protection_mismatch', device: existing };
   return undefined;
 }
+
+/** The columns of a new device row, in the order both stores insert them. */
+export const DEVICE_INSERT_COLUMNS =
+  'device_id, kid, jwk, key_protection, status, label, facts, enrolled_at' as const;
+
+/** The values of a newly enrolled device's row, in the order of DEVICE_INSERT_COLUMNS. */
+export function newDeviceRow(
+  d: Omit<StoredDevice, 'status' | 'label'>,
+  label: string | null | undefined,
+): [string, string, string, KeyProtection, 'active', string | null, string, number] {
+  return [
+    d.deviceId,
+    d.kid,
+    JSON.stringify(d.jwk),
+    d.keyProtection,
+    'active',
+    label ?? null,
+    JSON.stringify(d.facts),
+    d.enrolledAt,
+  ];
+}
