@@ -11,6 +11,16 @@ import { ConfigInvalidError } from '../shared/errors.js';
 import type { ScheduleConfig } from './daemon/schedule.js';
 import { DEFAULT_SCHEDULE, scheduleConfigSchema } from './daemon/schedule.js';
 
+/**
+ * A group name as getent takes it: not empty, no leading "-" (it would read as an option), no ":"
+ * (the group file's separator), no control characters. Spaces and "@" are allowed (sssd/AD names).
+ */
+const groupName = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^[^-:\p{Cc}][^:\p{Cc}]*$/u, 'must be a group name: no leading "-", no ":" or control characters');
+
 const settingsSchema = z
   .object({
     /** Policy file (JSON or YAML); absent: the built-in default policy. */
@@ -37,6 +47,11 @@ const settingsSchema = z
     socketPath: z.string().min(1).max(100).optional(),
     /** The daemon's polling schedule (docs/daemon.md); cron expressions checked when the daemon starts. */
     schedule: scheduleConfigSchema.optional(),
+    /**
+     * Groups whose members are administrators of the daemon's local API, besides root (Linux; docs/
+     * local-api.md "Who is asking"). Membership is what the kernel reports for the peer process.
+     */
+    adminGroups: z.array(groupName).max(32).optional(),
   })
   .strict();
 
@@ -60,6 +75,8 @@ export interface AgentConfig {
   socketPath: string;
   /** The daemon's polling schedule. */
   schedule: ScheduleConfig;
+  /** Groups whose members are local API administrators besides root; none by default. */
+  adminGroups: string[];
   platform: NodeJS.Platform;
   /** %SystemRoot% on Windows. */
   systemRoot: string;
@@ -166,6 +183,7 @@ export function loadConfig(inputs: ConfigInputs = {}): AgentConfig {
     attestationLifetimeSeconds: merged.attestationLifetimeSeconds ?? 600,
     socketPath: merged.socketPath ?? defaultSocketPath(platform),
     schedule: merged.schedule ?? DEFAULT_SCHEDULE,
+    adminGroups: merged.adminGroups ?? [],
     platform,
     systemRoot: env.SystemRoot ?? env.SYSTEMROOT ?? 'C:\\Windows',
     sources: { userFile, managedFile, managed: Object.keys(managed) as (keyof Settings)[] },

@@ -65,4 +65,30 @@ describe('loadConfig', () => {
       loadConfig({ ...base, env: { POSTURE_PATCH_CACHE_TTL_MINUTES: 'abc' }, readText: files({}) }),
     ).toThrow(ConfigInvalidError);
   });
+
+  it('adminGroups: none by default; the managed file wins over the user file', () => {
+    expect(loadConfig({ ...base, env: {}, readText: files({}) }).adminGroups).toEqual([]);
+    const config = loadConfig({
+      ...base,
+      env: {},
+      readText: files({
+        [userConfigPath('linux', {}, '/home/ana')]: '{"adminGroups":["users"]}',
+        [managedConfigPath('linux', {})]: '{"adminGroups":["posture-admins","domain admins@example.com"]}',
+      }),
+    });
+    expect(config.adminGroups).toEqual(['posture-admins', 'domain admins@example.com']);
+  });
+
+  it.each([
+    ['a leading "-" (read as a getent option)', '["-s"]'],
+    ['a ":"', '["adm:x"]'],
+    ['a control character', '["adm\\n"]'],
+    ['an empty name', '[""]'],
+    ['not a list', '"adm"'],
+  ])('adminGroups with %s is ERR_CONFIG_INVALID', (_name, value) => {
+    const read = files({ [managedConfigPath('linux', {})]: `{"adminGroups":${value}}` });
+    expect(() => loadConfig({ ...base, env: {}, readText: read })).toThrow(
+      expect.objectContaining({ code: 'ERR_CONFIG_INVALID' }),
+    );
+  });
 });

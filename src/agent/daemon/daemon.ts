@@ -23,7 +23,8 @@ import type { LocalApiServer } from './local-api-server.js';
 import { createLocalApiServer } from './local-api-server.js';
 import { daemonHandlers } from './local-api-handlers.js';
 import type { DaemonLog } from './log.js';
-import { rootIsAdministrator } from './peer-credentials.js';
+import { adminGidsFor } from './admin-groups.js';
+import { administratorRule, type PeerIdentity } from './peer-credentials.js';
 import { peerResolverFor } from './peer-resolver.js';
 import type { PolicySource } from './policy-source.js';
 import { createPolicySource } from './policy-source.js';
@@ -67,6 +68,8 @@ export class PostureDaemon {
   private judged = false;
   private readonly problems = new Map<string, { code: string; message: string; since: string }>();
   private readonly now: () => Date;
+  /** Who besides root administers the local API (`adminGroups`, resolved at start and reload). */
+  private isAdministrator: (identity: PeerIdentity) => boolean = administratorRule(new Set());
 
   constructor(private readonly deps: DaemonDeps) {
     this.now = deps.now ?? (() => new Date());
@@ -113,10 +116,11 @@ export class PostureDaemon {
 
   /** Listens on the local API, starts the event sources, and runs the first re-check of every check. */
   async start(): Promise<void> {
+    await this.resolveAdministrators();
     this.server = createLocalApiServer({
       socketPath: this.config.socketPath,
       resolvePeer: peerResolverFor(this.deps.platform ?? process.platform, execCommand),
-      isAdministrator: rootIsAdministrator,
+      isAdministrator: (identity) => this.isAdministrator(identity),
       handlers: daemonHandlers(this),
     });
     await this.server.listen();
@@ -150,6 +154,7 @@ export class PostureDaemon {
       this.deps.log('problem', { code: 'socket_path_changed', detail: 'the socket moves at the next start' });
     this.config = { ...next, socketPath: this.config.socketPath };
     this.agent = this.deps.makeAgent(this.config);
+    await this.resolveAdministrators();
     this.policies = await this.verifierPolicySource();
     await this.stopSources();
     await this.startSources();
@@ -170,6 +175,16 @@ export class PostureDaemon {
 
   currentAgent(): Agent {
     return this.agent;
+  }
+
+  private async resolveAdministrators(): Promise<void> {
+    const gids = await adminGidsFor({
+      names: this.config.adminGroups,
+      platform: this.deps.platform ?? process.platform,
+      run: execCommand,
+      log: this.deps.log,
+    });
+    this.isAdministrator = administratorRule(gids);
   }
 
   /** After an enrollment or key rotation: the next re-check signs anew and asks the new verifier. */

@@ -15,12 +15,19 @@
  * it names who created the connection, not who holds it now; a socket only reaches another user's
  * process when its creator hands it over.
  * Needs root (or CAP_SYS_PTRACE) to see other users' /proc/<pid>/fd: the daemon runs as root.
+ *
+ * 4. The groups (for `adminGroups`): /proc/<pid>/status of each holder (`Gid:` and `Groups:`), taken
+ *    only when its four uids equal the socket's owner and its four gids equal the socket inode's gid
+ *    (no set-ID program between the connection and now); the fd link is checked again after the
+ *    read, so the status read was of a process holding the socket. With several holders, only the
+ *    groups every one of them is in count. Never from /etc/group for a name the client names.
  */
 import { accessSync, constants, fstat } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import type { CommandOutcome, CommandRequest } from '../../host/host.js';
-import { findPeerSocket, parseSsUnix } from './parse-ss-unix.js';
+import { consistentGroups, parseProcStatusCredentials } from './parse-proc-status.js';
+import { findPeerSocket, parseSsUnix, type UnixSocketHolder } from './parse-ss-unix.js';
 import type { PeerIdentity, ResolvePeer } from './peer-credentials.js';
 
 export const SS_PATHS = ['/usr/bin/ss', '/usr/sbin/ss', '/bin/ss', '/sbin/ss'] as const;
@@ -74,20 +81,43 @@ async function resolveLinuxPeer(socket: Socket, options: LinuxPeerOptions): Prom
     return { identified: false, reason: 'peer_not_found', detail: `no socket has peer inode ${ownInode}` };
   }
   const procRoot = options.procRoot ?? '/proc';
+  let found: { uid: number; pid: number; gids: number[] } | undefined;
   for (const holder of peer.holders) {
-    try {
-      const link = await stat(`${procRoot}/${holder.pid}/fd/${holder.fd}`);
-      if (link.ino !== peer.inode) continue; // the pid or fd was reused since ss looked
-      return { identified: true, uid: link.uid, pid: holder.pid, source: 'linux_sock_diag' };
-    } catch {
-      // the holder went away; try the next one
-    }
+    const held = await holderCredentials(procRoot, holder, peer.inode);
+    if (!held) continue; // gone, or the pid or fd was reused since ss looked
+    if (!found) found = { uid: held.uid, pid: holder.pid, gids: held.gids };
+    else found.gids = found.gids.filter((gid) => held.gids.includes(gid));
   }
+  if (found) return { identified: true, ...found, source: 'linux_sock_diag' };
   return {
     identified: false,
     reason: 'peer_not_found',
     detail: `no process holds peer socket ${peer.inode} any more`,
   };
+}
+
+/**
+ * The socket's owner (uid) as its inode says, and the holder's groups from its status file, or
+ * undefined when this holder no longer holds the peer socket. Groups that cannot be read are none.
+ */
+async function holderCredentials(
+  procRoot: string,
+  holder: UnixSocketHolder,
+  peerInode: number,
+): Promise<{ uid: number; gids: number[] } | undefined> {
+  const fdPath = `${procRoot}/${holder.pid}/fd/${holder.fd}`;
+  const holds = async () => {
+    const link = await stat(fdPath).catch(() => undefined);
+    return link?.ino === peerInode ? link : undefined;
+  };
+  const link = await holds();
+  if (!link) return undefined;
+  const status = await readFile(`${procRoot}/${holder.pid}/status`, 'utf8').catch(() => undefined);
+  const credentials = status === undefined ? undefined : parseProcStatusCredentials(status);
+  // Read again: the status just read was of a process that held the socket before and after.
+  if (!(await holds())) return undefined;
+  const gids = credentials ? consistentGroups(credentials, { uid: link.uid, gid: link.gid }) : [];
+  return { uid: link.uid, gids };
 }
 
 /**

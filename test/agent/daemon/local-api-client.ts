@@ -35,13 +35,17 @@ export function callApi(
   });
 }
 
-/** The same request made by a child process running as `uid` (setpriv drops root for real). */
+/**
+ * The same request made by a child process running as `uid` (setpriv drops root for real). Its
+ * groups are `groups` (setpriv options), by default gid = uid and no supplementary groups.
+ */
 export function callApiAs(
   uid: number,
   socketPath: string,
   method: string,
   path: string,
   body?: string,
+  groups: readonly string[] = [`--regid=${uid}`, '--clear-groups'],
 ): Promise<ApiAnswer> {
   const script = `
     const http = require('node:http');
@@ -53,7 +57,7 @@ export function callApiAs(
     });
     req.on('error', (e) => { process.stdout.write(JSON.stringify({ error: e.code })); });
     body ? req.end(body) : req.end();`;
-  const args = [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', process.execPath, '-e', script];
+  const args = [`--reuid=${uid}`, ...groups, process.execPath, '-e', script];
   args.push(socketPath, method, path, body ?? '');
   return new Promise((resolve, reject) => {
     execFile('/usr/bin/setpriv', args, { timeout: 20_000 }, (error, stdout) => {
