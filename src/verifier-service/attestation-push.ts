@@ -12,8 +12,10 @@
  * Each push is a line in the decision log (method POST, this URL), its status the push's answer.
  *
  * Answers: 200 with the verifier's decision for this attestation (what the proxy will decide);
- * 409 `attestation_superseded` when the device already pushed a newer one; the verification's
- * reason code and status otherwise (401, 403, 429, 503). No body is read.
+ * 409 `attestation_superseded` when the device already pushed a newer one; 429
+ * `push_rate_limited` with Retry-After when the device pushes faster than `push.rateLimit` (counted
+ * per device, after verification, before the store's write: such a push is not recorded); the
+ * verification's reason code and status otherwise (401, 403, 429, 503). No body is read.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ATTESTATION_HEADER, PUSH_PATH } from '../shared/claims.js';
@@ -77,6 +79,11 @@ export async function pushAttestation(deps: PushDeps, req: FastifyRequest, reply
       decisionId: d.decisionId,
     });
   }
+  const limited = await refusedByRate(ctx, d.device.id, reply, d.decisionId);
+  if (limited) {
+    log(limited.status, [limited.code]);
+    return limited.sent;
+  }
   // Verified above: its claims are well typed and signed by the device.
   const claims = parseCompact(String(req.headers[ATTESTATION_HEADER.toLowerCase()]))?.payload as {
     iat: number;
@@ -112,6 +119,39 @@ export async function pushAttestation(deps: PushDeps, req: FastifyRequest, reply
       policyRevision: d.policyRevision,
     },
   });
+}
+
+/**
+ * Counts this push against the device's rate (push-rate.ts); over it, answers 429
+ * `push_rate_limited` with Retry-After (whole seconds, at least 1), or 503 when the shared counter
+ * cannot be reached. Undefined when the push may go on.
+ */
+async function refusedByRate(
+  ctx: ServiceContext,
+  deviceId: string,
+  reply: FastifyReply,
+  decisionId: string,
+): Promise<{ status: number; code: string; sent: FastifyReply } | undefined> {
+  const rate = await ctx.pushRate.take(deviceId, ctx.now());
+  if (rate.allowed) return undefined;
+  if ('unavailable' in rate) {
+    const code = 'push_rate_unavailable';
+    const sent = problem(reply, 503, code, 'The verifier cannot count pushes right now; push again later.', {
+      decisionId,
+    });
+    return { status: 503, code, sent };
+  }
+  const retryAfterSeconds = Math.max(1, Math.ceil(rate.retryAfterMs / 1000));
+  reply.header('retry-after', String(retryAfterSeconds));
+  const code = 'push_rate_limited';
+  const sent = problem(
+    reply,
+    429,
+    code,
+    'This device pushes more often than the verifier allows; push the latest attestation after Retry-After.',
+    { decisionId, retryAfterSeconds },
+  );
+  return { status: 429, code, sent };
 }
 
 const reasonList = (reasons: ReadonlyArray<{ code: string; check?: string }>) =>

@@ -122,7 +122,21 @@ export const serviceConfigSchema = z
      * the daemon).
      */
     push: z
-      .object({ heartbeatMaxAgeMinutes: z.number().int().min(1).max(1440).optional() })
+      .object({
+        heartbeatMaxAgeMinutes: z.number().int().min(1).max(1440).optional(),
+        /**
+         * How often one device may push, counted per device (in memory, or in Redis with
+         * `replay.type: redis`, shared by the replicas): `burst` at once, then `perMinute`. Beyond
+         * it: 429 `push_rate_limited` with Retry-After.
+         */
+        rateLimit: z
+          .object({
+            perMinute: z.number().int().min(1).max(6000).default(60),
+            burst: z.number().int().min(1).max(1000).default(30),
+          })
+          .strict()
+          .prefault({}),
+      })
       .strict()
       .prefault({}),
   })

@@ -145,6 +145,8 @@ export async function startVerifier(
     config,
     store,
     replay,
+    // With Redis, each device's pushes are counted there (shared by the replicas); else in memory.
+    ...('pushRateLimiter' in replay ? { pushRate: replay.pushRateLimiter(config.push.rateLimit) } : {}),
     nonces: createNonces(config.nonce.secrets, config.nonce.ttlSeconds),
     policy: () => policy,
     reloadPolicy: async () => {

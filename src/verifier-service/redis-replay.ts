@@ -4,10 +4,13 @@
  * in a 120-second window (a counter per device, created with the window's expiry). One device past
  * its share is answered 'quota_exceeded' and fills nothing more; every other device goes on. Both
  * steps run in one Lua script, so replicas cannot race between the check and the set. A Redis that
- * does not answer makes the store "unavailable", which denies (fail closed).
+ * does not answer makes the store "unavailable", which denies (fail closed). The same connection
+ * counts each device's pushes (`pushRateLimiter`).
  */
 import { Redis } from 'ioredis';
 import type { ReplayResult, ReplayStore } from '../verifier/replay.js';
+import type { PushRateLimiter, PushRateLimits } from './push-rate.js';
+import { redisPushRateLimiter } from './redis-push-rate.js';
 
 /** The window a device's share is counted in: the memory store's retention. */
 const SHARE_WINDOW_MS = 120_000;
@@ -35,10 +38,17 @@ type RedisWithRemember = Redis & {
   ): Promise<number>;
 };
 
+export interface RedisReplayStore extends ReplayStore {
+  ping(): Promise<void>;
+  close(): Promise<void>;
+  /** The per-device push rate, counted on this store's connection (redis-push-rate.ts). */
+  pushRateLimiter(limits: PushRateLimits): PushRateLimiter;
+}
+
 export function openRedisReplayStore(
   url: string,
   options: { perDeviceCapacity?: number } = {},
-): ReplayStore & { ping(): Promise<void>; close(): Promise<void> } {
+): RedisReplayStore {
   const share = options.perDeviceCapacity ?? 100_000;
   const redis = new Redis(url, {
     lazyConnect: false,
@@ -49,21 +59,7 @@ export function openRedisReplayStore(
   }) as RedisWithRemember;
   redis.defineCommand('postureRemember', { numberOfKeys: 2, lua: REMEMBER_SCRIPT });
   redis.on('error', () => undefined); // surfaced per command as "unavailable"
-  /** Commands are not queued while disconnected (they fail at once); a connection being made is awaited briefly. */
-  const ready = (): Promise<void> =>
-    redis.status === 'ready'
-      ? Promise.resolve()
-      : new Promise((resolve, reject) => {
-          const timer = setTimeout(() => {
-            redis.off('ready', onReady);
-            reject(new Error('Redis is not connected'));
-          }, 1000);
-          const onReady = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-          redis.once('ready', onReady);
-        });
+  const ready = () => whenReady(redis);
   return {
     async remember(id, expiresAtMs, nowMs, device): Promise<ReplayResult> {
       const ttl = Math.max(1, expiresAtMs - nowMs);
@@ -88,5 +84,23 @@ export function openRedisReplayStore(
     async close() {
       redis.disconnect();
     },
+    pushRateLimiter: (limits) => redisPushRateLimiter(redis, ready, limits),
   };
+}
+
+/** Commands are not queued while disconnected (they fail at once); a connection being made is awaited briefly. */
+function whenReady(redis: Redis): Promise<void> {
+  return redis.status === 'ready'
+    ? Promise.resolve()
+    : new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          redis.off('ready', onReady);
+          reject(new Error('Redis is not connected'));
+        }, 1000);
+        const onReady = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        redis.once('ready', onReady);
+      });
 }

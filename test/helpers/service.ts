@@ -16,6 +16,7 @@ import { buildService } from '../../src/verifier-service/app.js';
 import { parseServiceConfig, type ServiceConfig } from '../../src/verifier-service/config.js';
 import { createMetrics } from '../../src/verifier-service/metrics.js';
 import { createNonces } from '../../src/verifier-service/nonce.js';
+import type { PushRateLimiter } from '../../src/verifier-service/push-rate.js';
 import { openSqliteStore } from '../../src/verifier-service/sqlite-store.js';
 import type { DeviceStore } from '../../src/verifier-service/store.js';
 
@@ -138,6 +139,8 @@ export async function testService(
     config?: ServiceConfig;
     now?: () => number;
     port?: number;
+    /** The per-device push counter; default in memory from the configuration. */
+    pushRate?: PushRateLimiter;
   } = {},
 ): Promise<TestService> {
   const store =
@@ -155,6 +158,7 @@ export async function testService(
     metrics: createMetrics(),
     logDecision: (e) => decisions.push(e),
     ...(options.now ? { now: options.now } : {}),
+    ...(options.pushRate ? { pushRate: options.pushRate } : {}),
   });
   const url = await app.listen({ host: '127.0.0.1', port: options.port ?? 0 });
   open.push(app);

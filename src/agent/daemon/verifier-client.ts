@@ -7,9 +7,12 @@
  *
  * - Only the latest state is kept: an attestation submitted while another waits (for a retry, or
  *   behind a request in flight) replaces it; the older one is never sent afterwards.
- * - An unreachable verifier (network error, timeout, 429, 5xx, an answer that is not the verifier's)
+ * - An unreachable verifier (network error, timeout, 5xx, an answer that is not the verifier's)
  *   is retried with exponential backoff and jitter (half the delay fixed, half random), up to
  *   `maxBackoffMs`; a newer attestation is sent at once, and the backoff goes on from where it was.
+ * - 429 (the verifier's per-device push rate, `push_rate_limited`) and 503 with Retry-After: nothing
+ *   is sent before Retry-After has passed (at least the backoff; at most an hour, so a bogus value
+ *   cannot silence the device), not even a newer attestation, which waits as the latest.
  * - A refusal by the verifier (another 4xx: superseded, revoked, a bad proof) is reported with its
  *   code and not retried; the next attestation or heartbeat tries again.
  * - An attestation past its expiry is dropped, never sent.
@@ -45,7 +48,8 @@ export type PushOutcome =
       at: number;
       attempt: number;
       retryInMs: number;
-      reason: 'network' | 'timeout' | 'status' | 'invalid_response';
+      /** `rate_limited`: the verifier answered 429 (its per-device push rate); retryInMs honours Retry-After. */
+      reason: 'network' | 'timeout' | 'status' | 'invalid_response' | 'rate_limited';
       status?: number;
     }
   /** The attestation expired before it could be sent: dropped. */
@@ -101,6 +105,8 @@ class PushLoop implements VerifierClient {
   private running: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
+  /** Until when the verifier asked not to be sent anything (Retry-After); a submit does not wake the wait. */
+  private holdUntil = 0;
   private stopped = false;
   private readonly url: string;
   private readonly now: () => number;
@@ -128,8 +134,9 @@ class PushLoop implements VerifierClient {
   }
 
   private kick(): void {
-    if (this.wake) this.wake();
-    else this.running ??= this.drain().finally(() => (this.running = undefined));
+    if (this.wake) {
+      if (this.now() >= this.holdUntil) this.wake();
+    } else this.running ??= this.drain().finally(() => (this.running = undefined));
   }
 
   private async drain(): Promise<void> {
@@ -145,6 +152,7 @@ class PushLoop implements VerifierClient {
       if (outcome.kind === 'unreachable') {
         this.report(outcome);
         await this.sleep(outcome.retryInMs);
+        this.holdUntil = 0;
         continue;
       }
       this.attempt = 0;
@@ -183,7 +191,12 @@ class PushLoop implements VerifierClient {
       return this.retry(timeout ? 'timeout' : 'network');
     }
     const body = await res.json().catch(() => undefined);
-    if (res.status === 429 || res.status >= 500) return this.retry('status', res.status);
+    if (res.status === 429 || res.status === 503) {
+      const asked = retryAfterMs(res.headers.get('retry-after'), this.now());
+      if (asked !== undefined || res.status === 429)
+        return this.retry(res.status === 429 ? 'rate_limited' : 'status', res.status, asked);
+    }
+    if (res.status >= 500) return this.retry('status', res.status);
     if (res.status === 200) {
       const decision = asDecision(body);
       return decision ? { kind: 'accepted', at, heartbeat, decision } : this.retry('invalid_response', 200);
@@ -193,14 +206,20 @@ class PushLoop implements VerifierClient {
     return { kind: 'refused', at, status: res.status, code };
   }
 
-  private retry(reason: Extract<PushOutcome, { kind: 'unreachable' }>['reason'], status?: number) {
+  private retry(
+    reason: Extract<PushOutcome, { kind: 'unreachable' }>['reason'],
+    status?: number,
+    retryAfter?: number,
+  ) {
     this.attempt += 1;
-    const retryInMs = backoffDelay(
+    const backoff = backoffDelay(
       this.attempt,
       this.o.initialBackoffMs ?? 1000,
       this.o.maxBackoffMs ?? 300_000,
       (this.o.random ?? Math.random)(),
     );
+    const retryInMs = retryAfter === undefined ? backoff : Math.max(backoff, retryAfter);
+    if (retryAfter !== undefined) this.holdUntil = this.now() + retryInMs;
     const outcome: PushOutcome = {
       kind: 'unreachable',
       at: this.now(),
@@ -233,6 +252,22 @@ class PushLoop implements VerifierClient {
       // A listener that fails changes nothing here.
     }
   }
+}
+
+/** The longest Retry-After honoured: a bogus value must not silence the device for days. */
+export const MAX_RETRY_AFTER_MS = 3_600_000;
+
+/**
+ * Retry-After (RFC 9110 §10.2.3) in milliseconds from now: delay-seconds or an HTTP-date, capped at
+ * MAX_RETRY_AFTER_MS; undefined when absent or unreadable.
+ */
+export function retryAfterMs(value: string | null, nowMs: number): number | undefined {
+  if (value === null) return undefined;
+  const text = value.trim();
+  if (/^\d{1,10}$/.test(text)) return Math.min(Number(text) * 1000, MAX_RETRY_AFTER_MS);
+  const at = Date.parse(text);
+  if (Number.isNaN(at) || !/GMT$/.test(text)) return undefined;
+  return Math.min(Math.max(0, at - nowMs), MAX_RETRY_AFTER_MS);
 }
 
 function asDecision(body: unknown): PushDecision | undefined {

@@ -70,7 +70,9 @@ export class VerifierLink {
     if (outcome.kind === 'unreachable')
       setProblem(
         'verifier_unreachable',
-        `the verifier at ${serverUrl} cannot be reached (${outcome.reason}${outcome.status ? ` ${outcome.status}` : ''}); retrying in ${Math.ceil(outcome.retryInMs / 1000)} s`,
+        outcome.reason === 'rate_limited'
+          ? `the verifier at ${serverUrl} refused the push for now: this device pushed more often than it allows (429); pushing the latest again in ${Math.ceil(outcome.retryInMs / 1000)} s`
+          : `the verifier at ${serverUrl} cannot be reached (${outcome.reason}${outcome.status ? ` ${outcome.status}` : ''}); retrying in ${Math.ceil(outcome.retryInMs / 1000)} s`,
       );
     else setProblem('verifier_unreachable', undefined);
     setProblem(

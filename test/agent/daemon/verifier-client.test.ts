@@ -9,6 +9,8 @@ import type { Attestation } from '../../../src/attest/attestation.js';
 import {
   backoffDelay,
   createVerifierClient,
+  MAX_RETRY_AFTER_MS,
+  retryAfterMs,
   type PushableAttestation,
   type PushOutcome,
 } from '../../../src/agent/daemon/verifier-client.js';
@@ -60,9 +62,12 @@ function outcomes() {
   };
 }
 
-async function pushService(port?: number) {
+async function pushService(port?: number, extra: object = {}) {
   const p = port ?? (await freePort());
-  const svc = await testService({ port: p, config: serviceConfig({ publicUrl: `http://127.0.0.1:${p}` }) });
+  const svc = await testService({
+    port: p,
+    config: serviceConfig({ publicUrl: `http://127.0.0.1:${p}`, ...extra }),
+  });
   svc.setPolicy(PUSH_POLICY);
   return svc;
 }
@@ -214,6 +219,52 @@ describe('verifier client (daemon) against the real verifier', () => {
     } finally {
       await client.stop();
     }
+  });
+
+  it('429 push_rate_limited: sends nothing before Retry-After, not even a newer attestation, then only the latest', async () => {
+    // One push at once, then one every 2 s: the second push is refused with Retry-After: 2.
+    const svc = await pushService(undefined, { push: { rateLimit: { perMinute: 30, burst: 1 } } });
+    const device = await enrolledDevice(svc);
+    const log = outcomes();
+    const client = createVerifierClient({
+      serverUrl: svc.url,
+      initialBackoffMs: 10,
+      random: () => 0,
+      onOutcome: log.onOutcome,
+    });
+    try {
+      client.submit(pushable(await attestAt(device, 30)));
+      await log.next((o) => o.kind === 'accepted');
+      client.submit(pushable(await attestAt(device, 20)));
+      const limited = await log.next((o) => o.kind === 'unreachable');
+      expect(limited).toMatchObject({ kind: 'unreachable', reason: 'rate_limited', status: 429 });
+      expect(limited.kind === 'unreachable' && limited.retryInMs).toBeGreaterThanOrEqual(1_000);
+      // A newer attestation during the wait does not wake the client early; it waits as the latest.
+      const latest = await attestAt(device, 10, failingFirewall());
+      client.submit(pushable(latest));
+      const accepted = await log.next((o) => o.kind === 'accepted' && !o.decision.allowed);
+      expect(accepted.at - limited.at).toBeGreaterThanOrEqual(
+        limited.kind === 'unreachable' ? limited.retryInMs : 0,
+      );
+      expect(svc.decisions.map((d) => (d as { status: number }).status)).toEqual([200, 429, 200]);
+      // The newest the verifier holds is the latest one: the older one pushed before it is superseded.
+      expect(codeOf(await forwardAuth(svc.call, latest))).toBe('posture_failed');
+    } finally {
+      await client.stop();
+    }
+  }, 30_000);
+
+  it('Retry-After: seconds or an HTTP date, capped at an hour; anything else is ignored', () => {
+    const now = Date.parse('2026-12-01T10:00:00Z');
+    expect(retryAfterMs('7', now)).toBe(7_000);
+    expect(retryAfterMs(' 0 ', now)).toBe(0);
+    expect(retryAfterMs('Tue, 01 Dec 2026 10:00:30 GMT', now)).toBe(30_000);
+    expect(retryAfterMs('Tue, 01 Dec 2026 09:00:00 GMT', now)).toBe(0);
+    expect(retryAfterMs('999999999', now)).toBe(MAX_RETRY_AFTER_MS);
+    expect(retryAfterMs(null, now)).toBeUndefined();
+    expect(retryAfterMs('-5', now)).toBeUndefined();
+    expect(retryAfterMs('soon', now)).toBeUndefined();
+    expect(retryAfterMs('1.5', now)).toBeUndefined();
   });
 
   it('backoff: equal jitter between half and all of the capped exponential delay', () => {
