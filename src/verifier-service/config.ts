@@ -9,6 +9,7 @@ import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { DEFAULT_ATTESTATION_LIFETIME_S, MAX_ATTESTATION_LIFETIME_S } from '../shared/claims.js';
 import { ConfigInvalidError } from '../shared/errors.js';
 import { PROXY_KINDS } from './forwarded-request.js';
 
@@ -183,12 +184,20 @@ export function parseServiceConfig(text: string, source: string, env: NodeJS.Pro
 }
 
 /**
- * Settings that are valid but probably not what was meant, printed at start. PostgreSQL is the
- * store for several replicas; with the in-memory replay store each replica remembers only the
- * proofs it saw, so a proof replayed to another replica is accepted there once more.
+ * Settings that are valid but probably not what was meant, printed at start (and by --check).
+ * PostgreSQL is the store for several replicas; with the in-memory replay store each replica
+ * remembers only the proofs it saw, so a proof replayed to another replica is accepted there once
+ * more. A required nonce that lives shorter than the agents' attestations cuts those short: a
+ * warning, not a refusal, because agents may be set to a shorter lifetime, which the verifier cannot
+ * see.
  */
 export function configWarnings(config: ServiceConfig): Array<{ code: string; message: string }> {
   const warnings: Array<{ code: string; message: string }> = [];
+  if (config.nonce.required && config.nonce.ttlSeconds < DEFAULT_ATTESTATION_LIFETIME_S)
+    warnings.push({
+      code: 'nonce_outlived_by_attestation',
+      message: `nonce.required with nonce.ttlSeconds ${config.nonce.ttlSeconds}: an attestation is denied attestation_nonce_invalid once its nonce expires, before the ${DEFAULT_ATTESTATION_LIFETIME_S} s agents give it by default (up to ${MAX_ATTESTATION_LIFETIME_S}). Set nonce.ttlSeconds to at least the agents' attestationLifetimeSeconds (${DEFAULT_ATTESTATION_LIFETIME_S}; ${MAX_ATTESTATION_LIFETIME_S} covers any), or lower that setting on the agents.`,
+    });
   if (config.store.type === 'postgres' && config.replay.type === 'memory')
     warnings.push({
       code: 'replay_per_process',

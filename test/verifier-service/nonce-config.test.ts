@@ -134,6 +134,18 @@ describe('service configuration', () => {
     expect(codes({})).toEqual([]);
   });
 
+  it("warns when a required nonce lives shorter than the agents' attestations (600 s by default)", () => {
+    const codes = (nonce: object) =>
+      configWarnings(
+        parseServiceConfig(JSON.stringify({ ...base, nonce: { ...base.nonce, ...nonce } }), 'verifier.yaml'),
+      ).map((w) => w.code);
+    expect(codes({ required: true })).toEqual(['nonce_outlived_by_attestation']);
+    expect(codes({ required: true, ttlSeconds: 599 })).toEqual(['nonce_outlived_by_attestation']);
+    expect(codes({ required: true, ttlSeconds: 600 })).toEqual([]);
+    expect(codes({ required: true, ttlSeconds: 900 })).toEqual([]);
+    expect(codes({ required: false, ttlSeconds: 60 })).toEqual([]);
+  });
+
   describe('posture-verifier --check', () => {
     const dir = mkdtempSync(join(tmpdir(), 'posture-check-'));
     const write = (name: string, data: unknown) => {
