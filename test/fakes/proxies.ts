@@ -50,6 +50,10 @@ export async function startUpstream(): Promise<Running & { server: Server }> {
 export const nginxAvailable = () => existsSync('/usr/sbin/nginx');
 export const caddyAvailable = () => existsSync('/usr/bin/caddy');
 
+/** The page docs/verifier-service.md's nginx snippet answers when the verifier cannot be asked. */
+export const NGINX_UNAVAILABLE_PAGE =
+  '<!doctype html><title>Access check unavailable</title><h1>The access check is unavailable</h1><p>Access is refused until the posture verifier answers again. Try again in a minute; if this lasts, contact IT.</p>';
+
 export async function startNginx(verifierPort: number, upstreamPort: number): Promise<Running> {
   const dir = mkdtempSync(join(tmpdir(), 'posture-nginx-'));
   const port = await freePort();
@@ -89,8 +93,15 @@ http {
       auth_request_set $posture_device $upstream_http_x_posture_device;
       auth_request_set $posture_decision $upstream_http_x_posture_decision;
       error_page 401 403 = @posture_denied;
+      error_page 500 = @posture_unavailable;
       proxy_set_header X-Posture-Device $posture_device;
       proxy_pass http://127.0.0.1:${upstreamPort};
+    }
+    location @posture_unavailable {
+      default_type text/html;
+      add_header Retry-After 30 always;
+      add_header Cache-Control no-store always;
+      return 503 '${NGINX_UNAVAILABLE_PAGE}';
     }
   }
 }
