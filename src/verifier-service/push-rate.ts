@@ -45,22 +45,27 @@ export function gcraStep(
   return { allowed: true, tat: tat + rate.intervalMs };
 }
 
-/** Devices remembered at most; past it, those whose bucket is full again are forgotten. */
-const SWEEP_ABOVE = 10_000;
+/** How often the devices whose bucket is whole again are forgotten (a pass over all of them). */
+const SWEEP_EVERY_MS = 60_000;
 
-/** The limiter of a single verifier process. */
+/**
+ * The limiter of a single verifier process. One number per device that pushed lately; a device whose
+ * arrival time has passed has its whole burst again, the same as one never seen, so it is dropped at
+ * the next sweep (at most once a minute, so a large fleet costs one pass a minute, not one a push).
+ */
 export function memoryPushRateLimiter(limits: PushRateLimits): PushRateLimiter {
   const rate = cellRate(limits);
   const arrivals = new Map<string, number>();
+  let lastSweep = -Infinity;
   return {
     async take(deviceId, nowMs) {
+      if (nowMs - lastSweep >= SWEEP_EVERY_MS) {
+        lastSweep = nowMs;
+        for (const [id, tat] of arrivals) if (tat <= nowMs) arrivals.delete(id);
+      }
       const step = gcraStep(arrivals.get(deviceId), nowMs, rate);
       if (!step.allowed) return step;
       arrivals.set(deviceId, step.tat);
-      if (arrivals.size > SWEEP_ABOVE) {
-        // A device whose arrival time has passed has its whole burst again: same as never seen.
-        for (const [id, tat] of arrivals) if (tat <= nowMs) arrivals.delete(id);
-      }
       return { allowed: true };
     },
   };
