@@ -1,10 +1,13 @@
 /** `posture daemon` (the service, in the foreground) and `posture status` (asks it over the local API). */
 import type { Command } from 'commander';
-import { createAgent } from '../agent/agent.js';
+import { createAgent, INSTALL_DIR } from '../agent/agent.js';
+import type { AgentConfig } from '../agent/config.js';
 import { loadConfig } from '../agent/config.js';
 import { PostureDaemon } from '../agent/daemon/daemon.js';
 import { jsonLinesLog } from '../agent/daemon/log.js';
 import { readDaemonStatus } from '../agent/daemon/status-client.js';
+import { deviceKeyHome } from '../keys/manager.js';
+import { keyManagerDeps } from '../keys/select.js';
 import type { StatusResponse } from '../shared/local-api.js';
 
 export function registerDaemonCommands(program: Command): void {
@@ -16,7 +19,8 @@ export function registerDaemonCommands(program: Command): void {
     .action(async () => {
       const daemon = new PostureDaemon({
         loadConfig: () => loadConfig(),
-        makeAgent: (config) => createAgent({ config }),
+        makeAgent: (config) => createAgent({ config, keys: serviceKeys(config) }),
+        keyHome: (config) => deviceKeyHome(serviceKeys(config)),
         log: jsonLinesLog((line) => process.stdout.write(line)),
       });
       // Signals are taken before the start, so an early SIGHUP cannot end the process.
@@ -38,6 +42,11 @@ export function registerDaemonCommands(program: Command): void {
       const answer = await readDaemonStatus(loadConfig().socketPath);
       process.stdout.write(opts.json ? `${JSON.stringify(answer, null, 2)}\n` : `${statusText(answer)}\n`);
     });
+}
+
+/** `posture daemon` is the system service: its device key is chosen as a service's (docs/keys.md). */
+function serviceKeys(config: AgentConfig) {
+  return keyManagerDeps({ ...config, service: true }, INSTALL_DIR);
 }
 
 function statusText({ status }: StatusResponse): string {

@@ -10,7 +10,7 @@ import { dirname } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../host/write-atomic.js';
 import type { KeyProtection } from '../shared/claims.js';
-import { ALG } from '../shared/claims.js';
+import { ALG, KEY_PROTECTIONS } from '../shared/claims.js';
 import { KeyError } from './errors.js';
 import { signCompact } from './jws.js';
 import type { DeviceKey, KeyStore } from './types.js';
@@ -18,7 +18,7 @@ import type { DeviceKey, KeyStore } from './types.js';
 export const ROTATION_TYP = 'posture-key-rotation+jwt';
 
 const record = z.object({
-  store: z.enum(['tpm', 'secure_enclave', 'keychain', 'file']),
+  store: z.enum(KEY_PROTECTIONS),
   ref: z.string().min(1),
   kid: z.string().min(1),
   createdAt: z.string(),
@@ -124,6 +124,19 @@ export async function loadDeviceKey(
   const key = await placed(deps, made, undefined, async () => undefined);
   await writeKeyState(deps.statePath, { version: 1, active: toRecord(key), retired: [], rotations: [] });
   return key;
+}
+
+/**
+ * Where the device key lives, or would be made, without making one: a recorded key is opened (so a
+ * TPM gone or a keychain out of reach shows now), else the store a new key would go into is chosen.
+ * Throws that store's coded error (e.g. ERR_NO_SERVICE_KEY_STORE) when none can be used.
+ */
+export async function deviceKeyHome(
+  deps: KeyManagerDeps,
+): Promise<{ protection: KeyProtection; recorded: boolean }> {
+  if (await readKeyState(deps.statePath))
+    return { protection: (await loadDeviceKey(deps, { create: false })).protection, recorded: true };
+  return { protection: (await deps.chooseStore()).kind, recorded: false };
 }
 
 export interface RotationResult {

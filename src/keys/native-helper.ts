@@ -18,10 +18,19 @@ import type { DeviceKey, KeyStore } from './types.js';
 
 export type HelperOp = 'create' | 'public' | 'sign' | 'delete';
 
+/** What a `sign` operation is given, each base64url: the SHA-256 digest and the message itself. */
+export interface SignInput {
+  digest: string;
+  message: string;
+}
+
 export interface NativeHelper {
-  kind: Extract<KeyProtection, 'tpm' | 'secure_enclave'>;
-  /** The absolute command and arguments for one operation. */
-  command(op: HelperOp, ref: string, digest?: string): { command: string; args: string[] };
+  kind: Extract<KeyProtection, 'tpm' | 'secure_enclave' | 'os_keystore'>;
+  /**
+   * The absolute command and arguments for one operation; a helper passes on the digest or the
+   * message (CryptoKit hashes the message itself, CNG signs a digest).
+   */
+  command(op: HelperOp, ref: string, sign?: SignInput): { command: string; args: string[] };
 }
 
 const b64url = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64url');
@@ -78,8 +87,8 @@ export function signatureFromHelper(data: Record<string, unknown>): Uint8Array {
 }
 
 export function nativeHelperStore(helper: NativeHelper, exec = execCommand): KeyStore {
-  const call = async (op: HelperOp, ref: string, digest?: string) => {
-    const { command, args } = helper.command(op, ref, digest);
+  const call = async (op: HelperOp, ref: string, sign?: SignInput) => {
+    const { command, args } = helper.command(op, ref, sign);
     const out = await exec({ command, args, timeoutMs: 30_000 });
     if (!out.ok) {
       throw new KeyError(
@@ -102,7 +111,12 @@ export function nativeHelperStore(helper: NativeHelper, exec = execCommand): Key
       createdAt,
       ref,
       sign: async (bytes) =>
-        signatureFromHelper(await call('sign', ref, b64url(createHash('sha256').update(bytes).digest()))),
+        signatureFromHelper(
+          await call('sign', ref, {
+            digest: b64url(createHash('sha256').update(bytes).digest()),
+            message: b64url(bytes),
+          }),
+        ),
     };
   };
   return {

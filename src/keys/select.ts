@@ -1,19 +1,21 @@
 /**
- * Builds the key manager's dependencies from the configuration: which store a new key goes into
- * ("auto": hardware when present, else the OS keychain; never a file unless configured), and
- * which store opens a recorded key.
+ * Builds the key manager's dependencies from the configuration: which store a new key goes into,
+ * and which store opens a recorded key. "auto" for a user: hardware when present, else the OS
+ * keychain. "auto" for the system service (`posture daemon`, no user session, so no user keychain):
+ * service-store.ts decides per OS. Never a file unless configured.
  */
 import { access, constants } from 'node:fs/promises';
 import { join } from 'node:path';
+import { execCommand } from '../host/exec.js';
 import type { KeyProtection } from '../shared/claims.js';
 import { KeyError } from './errors.js';
 import { fileStore, newFileKeyRef, placeFileKey } from './file-store.js';
 import { keychainStore } from './keychain.js';
 import type { KeyManagerDeps } from './manager.js';
-import type { NativeHelper } from './native-helper.js';
 import { nativeHelperStore } from './native-helper.js';
-import { powershellScript } from '../host/powershell.js';
-import { DEFAULT_TCTI, tpmStore } from './tpm.js';
+import { macKeyHelper, macKeyHelperPath, windowsKeyHelper } from './os-key-helpers.js';
+import { serviceKeyStore, tpmAbsence } from './service-store.js';
+import { tpmStore } from './tpm.js';
 import type { KeyStore } from './types.js';
 
 /** The settings that decide where the device key lives (the agent's configuration supplies them). */
@@ -29,42 +31,38 @@ export interface KeyConfig {
   platform: NodeJS.Platform;
   /** %SystemRoot% on Windows. */
   systemRoot: string;
+  /**
+   * The agent runs as the system service (`posture daemon`: root, LocalSystem), outside any user
+   * session: "auto" then never means a user keychain (service-store.ts).
+   */
+  service?: boolean;
 }
+
+/** What the selection asks of the machine; injected so each OS's choice is tested anywhere. */
+export interface KeySystem {
+  exists(path: string, mode?: number): Promise<boolean>;
+  exec: typeof execCommand;
+}
+
+export const liveKeySystem: KeySystem = {
+  exists: (path, mode = constants.F_OK) =>
+    access(path, mode).then(
+      () => true,
+      () => false,
+    ),
+  exec: execCommand,
+};
 
 export function keyStatePath(config: Pick<KeyConfig, 'stateDir'>): string {
   return join(config.stateDir, 'device-key.json');
 }
 
-const exists = (path: string, mode = constants.F_OK) =>
-  access(path, mode).then(
-    () => true,
-    () => false,
-  );
-
-export function windowsKeyHelper(config: KeyConfig, installDir: string): NativeHelper {
-  const script = join(installDir, 'native-probes', 'windows', 'device-key.ps1');
-  return {
-    kind: 'tpm',
-    command: (op, ref, digest) =>
-      powershellScript(config.systemRoot, script, [
-        '-Op',
-        op,
-        '-Name',
-        ref,
-        ...(digest ? ['-Digest', digest] : []),
-      ]),
-  };
-}
-
-export function macKeyHelper(installDir: string): NativeHelper {
-  const binary = join(installDir, 'native-probes', 'darwin', 'posture-keyhelper');
-  return {
-    kind: 'secure_enclave',
-    command: (op, ref, digest) => ({ command: binary, args: [op, ref, ...(digest ? [digest] : [])] }),
-  };
-}
-
-export function keyManagerDeps(config: KeyConfig, installDir: string): KeyManagerDeps {
+export function keyManagerDeps(
+  config: KeyConfig,
+  installDir: string,
+  system: KeySystem = liveKeySystem,
+): KeyManagerDeps {
+  const machine = config.service === true;
   const stores = new Map<KeyProtection, () => KeyStore>([
     ['keychain', () => keychainStore()],
     ['file', () => fileStore()],
@@ -72,10 +70,24 @@ export function keyManagerDeps(config: KeyConfig, installDir: string): KeyManage
       'tpm',
       () =>
         config.platform === 'win32'
-          ? nativeHelperStore(windowsKeyHelper(config, installDir))
+          ? nativeHelperStore(
+              windowsKeyHelper(config, installDir, { provider: 'platform', machine }),
+              system.exec,
+            )
           : tpmStore({ tcti: config.tpmTcti }),
     ],
-    ['secure_enclave', () => nativeHelperStore(macKeyHelper(installDir))],
+    ['secure_enclave', () => nativeHelperStore(macKeyHelper(installDir), system.exec)],
+    [
+      'os_keystore',
+      () => {
+        if (config.platform !== 'win32')
+          throw new KeyError('ERR_KEY_STATE_CORRUPT', 'an "os_keystore" key exists only on Windows');
+        return nativeHelperStore(
+          windowsKeyHelper(config, installDir, { provider: 'software', machine: true }),
+          system.exec,
+        );
+      },
+    ],
   ]);
   const storeFor = (kind: KeyProtection): KeyStore => {
     if (kind === 'file' && config.keyStore !== 'file') {
@@ -89,13 +101,10 @@ export function keyManagerDeps(config: KeyConfig, installDir: string): KeyManage
     return make();
   };
   const hardware = async (): Promise<KeyStore | undefined> => {
-    if (config.platform === 'linux') {
-      const device =
-        config.tpmTcti === DEFAULT_TCTI ? await exists('/dev/tpmrm0', constants.R_OK | constants.W_OK) : true;
-      return device && (await exists('/usr/bin/tpm2_sign', constants.X_OK)) ? storeFor('tpm') : undefined;
-    }
+    if (config.platform === 'linux')
+      return (await tpmAbsence(config, system)) === undefined ? storeFor('tpm') : undefined;
     if (config.platform === 'darwin')
-      return (await exists(join(installDir, 'native-probes', 'darwin', 'posture-keyhelper'), constants.X_OK))
+      return (await system.exists(macKeyHelperPath(installDir), constants.X_OK))
         ? storeFor('secure_enclave')
         : undefined;
     if (config.platform === 'win32') return storeFor('tpm');
@@ -126,6 +135,7 @@ export function keyManagerDeps(config: KeyConfig, installDir: string): KeyManage
           return store;
         }
         default: {
+          if (machine) return serviceKeyStore(config, await hardware(), storeFor, system);
           const store = await hardware();
           return store ? withFallback(store, storeFor('keychain')) : storeFor('keychain');
         }
@@ -136,13 +146,16 @@ export function keyManagerDeps(config: KeyConfig, installDir: string): KeyManage
       if (store.kind === 'tpm' && config.platform !== 'win32')
         return tpmStore({ tcti: config.tpmTcti }).freeHandle();
       if (store.kind === 'file') return newFileKeyRef(config.keyFile as string);
+      // The daemon's Secure Enclave key: its wrapped form in a root-only file beside the state.
+      if (store.kind === 'secure_enclave' && machine)
+        return join(config.stateDir, `device-key-${stamp}.se-key`);
       return `device-key-${stamp}`;
     },
     ...(config.keyStore === 'file' && config.keyFile ? { place: placeFileKey(config.keyFile) } : {}),
   };
 }
 
-/** "auto" on Windows: a TPM key when the helper can make one, else the keychain. */
+/** "auto" on Windows for a user: a TPM key when the helper can make one, else the keychain. */
 function withFallback(primary: KeyStore, fallback: KeyStore): KeyStore {
   return {
     kind: primary.kind,

@@ -19,8 +19,12 @@ export const MAX_HEADER_BYTES = 8 * 1024;
 export const DEFAULT_ATTESTATION_LIFETIME_S = 600;
 export const MAX_ATTESTATION_LIFETIME_S = 900;
 
-/** Where a device key lives (DESIGN §2.3); the one list every side imports. */
-export const KEY_PROTECTIONS = ['tpm', 'secure_enclave', 'keychain', 'file'] as const;
+/**
+ * Where a device key lives (DESIGN §2.3); the one list every side imports. `os_keystore`: a
+ * non-exportable software key held and used by the OS key service for a system service (Windows:
+ * the Software Key Storage Provider's machine keys, DPAPI-machine protected), not hardware.
+ */
+export const KEY_PROTECTIONS = ['tpm', 'secure_enclave', 'keychain', 'os_keystore', 'file'] as const;
 export type KeyProtection = (typeof KEY_PROTECTIONS)[number];
 
 /** A public P-256 key as a JWK (RFC 7517), the only kind used. */

@@ -9,7 +9,11 @@ import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { DEFAULT_ATTESTATION_LIFETIME_S, MAX_ATTESTATION_LIFETIME_S } from '../shared/claims.js';
+import {
+  DEFAULT_ATTESTATION_LIFETIME_S,
+  KEY_PROTECTIONS,
+  MAX_ATTESTATION_LIFETIME_S,
+} from '../shared/claims.js';
 import { ConfigInvalidError } from '../shared/errors.js';
 import { PROXY_KINDS } from './forwarded-request.js';
 
@@ -112,10 +116,7 @@ export const serviceConfigSchema = z
       .object({ tokenTtlMinutes: z.number().int().min(1).max(10_080).default(60) })
       .strict()
       .prefault({}),
-    allowedKeyProtection: z
-      .array(z.enum(['tpm', 'secure_enclave', 'keychain', 'file']))
-      .min(1)
-      .optional(),
+    allowedKeyProtection: z.array(z.enum(KEY_PROTECTIONS)).min(1).optional(),
     /**
      * Devices that push their attestations (POST /v1/devices/attestation). `heartbeatMaxAgeMinutes`:
      * when set, a device that has not pushed an attestation or a heartbeat within that many minutes

@@ -5,6 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { KEY_PROTECTIONS } from '../shared/claims.js';
 import { importVerifyKey, parseCompact, verifySignature } from '../verifier/tokens.js';
 import type { ServiceContext } from './context.js';
 import { parseEnrollFacts } from './enrollment-facts.js';
@@ -16,7 +17,7 @@ const ENROLL_TYP = 'posture-enroll+jwt';
 const ROTATE_TYP = 'posture-rotate+jwt';
 const ROTATION_STATEMENT_TYP = 'posture-key-rotation+jwt';
 
-const keyProtection = z.enum(['tpm', 'secure_enclave', 'keychain', 'file']);
+const keyProtection = z.enum(KEY_PROTECTIONS);
 
 export const tokenHash = (text: string) => createHash('sha256').update(text).digest('base64url');
 

@@ -16,9 +16,9 @@ import type { CommandOutcome, CommandRequest } from '../../src/host/host.js';
 
 const helper: NativeHelper = {
   kind: 'secure_enclave',
-  command: (op, ref, digest) => ({
+  command: (op, ref, sign) => ({
     command: '/opt/posture/keyhelper',
-    args: [op, ref, ...(digest ? [digest] : [])],
+    args: [op, ref, ...(sign ? [sign.digest] : [])],
   }),
 };
 

@@ -67,6 +67,20 @@ describe('re-enrollment', () => {
     expect((await enrollKey(svc.call, d.key, token)).statusCode).toBe(200);
   });
 
+  it('a Windows service key (os_keystore) enrolls as such and is reported so, not as tpm; an unknown protection is refused', async () => {
+    const svc = await testService();
+    const d = await enrolled(svc, 'os_keystore');
+    const listed = await svc.call({ method: 'GET', url: `/v1/admin/devices/${d.deviceId}`, headers: admin });
+    expect(listed.json().keyProtection).toBe('os_keystore');
+    const allowed = await forwardAuth(svc, d.key, d.deviceId);
+    expect(allowed.statusCode).toBe(200);
+    expect(allowed.headers['x-posture-key-protection']).toBe('os_keystore');
+    const res = await enrollKey(svc.call, await newKey(), await enrollmentToken(svc.call), {
+      key_protection: 'software',
+    });
+    expect(res.statusCode).toBe(400);
+  });
+
   it.each([
     ['revoke', 'device_revoked'],
     ['lock', 'device_locked'],

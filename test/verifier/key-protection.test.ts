@@ -13,7 +13,10 @@ function expectDeny(d: Decision, code: string, status: number): void {
   expect(d.status).toBe(status);
 }
 
-async function setup(enrolled: 'file' | 'keychain' | 'tpm', overrides: Partial<VerifyOptions> = {}) {
+async function setup(
+  enrolled: 'file' | 'keychain' | 'os_keystore' | 'tpm',
+  overrides: Partial<VerifyOptions> = {},
+) {
   const device = await testDevice('kp-1');
   device.record.keyProtection = enrolled;
   const options = verifyOptions([device.record], overrides);
@@ -61,6 +64,20 @@ describe('key protection as recorded at enrollment', () => {
     const s = await setup('file', { allowedKeyProtection: ['tpm', 'secure_enclave', 'keychain'] });
     expectDeny(await s.ask(await s.claiming('file')), 'key_protection_not_allowed', 403);
     expectDeny(await s.ask(await s.claiming('tpm'), NOW + 1000), 'key_protection_mismatch', 401);
+  });
+
+  it('os_keystore (a Windows service key in the Software KSP) is its own value: allowed unless the policy leaves it out, never taken for tpm', async () => {
+    const s = await setup('os_keystore');
+    const d = await s.ask(await s.claiming('os_keystore'));
+    expect(d.allowed).toBe(true);
+    expect(d.device?.keyProtection).toBe('os_keystore');
+    expectDeny(await s.ask(await s.claiming('tpm'), NOW + 1000), 'key_protection_mismatch', 401);
+    const hardwareOnly = await setup('os_keystore', { allowedKeyProtection: ['tpm', 'secure_enclave'] });
+    expectDeny(
+      await hardwareOnly.ask(await hardwareOnly.claiming('os_keystore')),
+      'key_protection_not_allowed',
+      403,
+    );
   });
 
   it('a cached attestation is checked against the enrolled value on every request', async () => {

@@ -51,6 +51,12 @@ export interface DaemonDeps {
   /** The event sources; default those of the platform (event-sources.ts). */
   sources?: (daemon: { trigger(t: Trigger): void; problem(p: SourceProblem): void }) => EventSource[];
   now?: () => Date;
+  /**
+   * Where the device key lives, or would be made (never makes one); throws the key store's coded
+   * error when none can be used (under the system service: ERR_NO_SERVICE_KEY_STORE, docs/keys.md).
+   * Asked at start and on reload; a failure is the problem `device_key_unavailable`, not an exit.
+   */
+  keyHome?: (config: AgentConfig) => Promise<{ protection: string; recorded: boolean }>;
 }
 
 export class PostureDaemon {
@@ -126,6 +132,7 @@ export class PostureDaemon {
     await this.server.listen();
     this.policies = await this.verifierPolicySource();
     await this.startSources();
+    await this.checkKeyHome();
     this.deps.log('started', { version: AGENT.version, socket: this.config.socketPath, pid: process.pid });
     this.trigger({ source: 'startup', checks: ALL_CHECKS, at: this.now().toISOString(), detail: 'start' });
   }
@@ -158,6 +165,7 @@ export class PostureDaemon {
     this.policies = await this.verifierPolicySource();
     await this.stopSources();
     await this.startSources();
+    await this.checkKeyHome();
     const reloadedAt = this.now().toISOString();
     this.deps.log('reloaded', { changed });
     this.trigger({ source: 'reload', checks: ALL_CHECKS, at: reloadedAt, detail: 'configuration reloaded' });
@@ -240,6 +248,23 @@ export class PostureDaemon {
         .catch((error: unknown) =>
           this.sourceProblem({ source: source.name, code: 'unavailable', detail: describeError(error) }),
         );
+    }
+  }
+
+  /** A device key that cannot be had is a problem shown in the status and logged with its code. */
+  private async checkKeyHome(): Promise<void> {
+    if (!this.deps.keyHome) return;
+    try {
+      this.deps.log('device_key', await this.deps.keyHome(this.config));
+      this.setProblem('device_key_unavailable', undefined);
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      this.setProblem('device_key_unavailable', `no device key can be used: ${describeError(error)}`);
+      this.deps.log('problem', {
+        code: 'device_key_unavailable',
+        ...(typeof code === 'string' ? { error: code } : {}),
+        detail: describeError(error),
+      });
     }
   }
 

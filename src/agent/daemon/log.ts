@@ -7,6 +7,7 @@ export type LogEvent =
   | 'recheck'
   | 'attestation'
   | 'attestation_failed'
+  | 'device_key'
   | 'push'
   | 'push_skipped'
   | 'problem'
