@@ -172,6 +172,11 @@ export class PostureDaemon {
     return this.agent;
   }
 
+  /** The attestation presented now and its report, for local clients (local-signing.ts). */
+  heldAttestation(): ReturnType<AttestationKeeper['held']> {
+    return this.attestation.held();
+  }
+
   /** After an enrollment or key rotation: the next re-check signs anew and asks the new verifier. */
   async identityChanged(): Promise<void> {
     this.attestation.forget();
