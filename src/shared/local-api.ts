@@ -246,6 +246,7 @@ export type ReloadResponse = z.infer<typeof reloadResponseSchema>;
  */
 
 /** Control characters (C0, DEL, C1) and whitespace: never in a URL or nonce the daemon signs for. */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const UNSAFE_TEXT = /[\s\u0000-\u001f\u007f-\u009f]/u;
 
 /**
@@ -274,8 +275,9 @@ const signableUrl = z
   .max(MAX_SIGNED_URL_LENGTH)
   .refine(isSignableUrl, 'an absolute http(s) URL without credentials, whitespace or control characters');
 const audienceUrl = signableUrl.refine((u) => u.length <= 2048, 'at most 2048 characters');
-/** An HTTP method (an RFC 9110 token), as sent; the proof carries it upper-cased. */
-const httpMethod = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,16}$/u, 'an HTTP method');
+/** An HTTP method (an RFC 9110 token of at most 16 characters), as sent; the proof carries it upper-cased. */
+export const HTTP_METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,16}$/u;
+const httpMethod = z.string().regex(HTTP_METHOD, 'an HTTP method');
 
 export const attestationRequestSchema = z
   .object({
