@@ -8,6 +8,10 @@
  * empty one. An attestation for another audience is signed from the report of the one held now and
  * kept only while that one is (a posture change drops them all); at most `maxAudiences` are kept.
  * A fresh device-key signature (an audience not cached, a nonce) is rate limited per user.
+ *
+ * The verifier takes the newest attestation the daemon pushed as the device's own and denies any
+ * other issued before it or in the same second (`attestation_superseded`, verify-request.ts). A
+ * fresh one is therefore signed only in a later second than the held one: at most a second's wait.
  */
 import type { Attestation } from '../../attest/attestation.js';
 import { postureHeaders } from '../../attest/headers.js';
@@ -33,6 +37,8 @@ export interface LocalSigningDeps {
   maxAudiences: number;
   minRemainingMs: number;
   now: () => number;
+  /** Waits (default setTimeout); tests pass a clock that steps. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export interface SignedHeaders {
@@ -83,6 +89,8 @@ export function createLocalSigning(deps: LocalSigningDeps): LocalSigning {
   }
 
   async function signFresh(held: HeldAttestation, audience: string, nonce?: string): Promise<Attestation> {
+    const laterSecond = (held.attestation.claims.iat + 1) * 1000 - deps.now();
+    if (laterSecond > 0) await (deps.sleep ?? sleep)(laterSecond + 5);
     try {
       return await deps.sign({ audience, report: held.report, ...(nonce ? { nonce } : {}) });
     } catch {
@@ -138,4 +146,8 @@ export function createLocalSigning(deps: LocalSigningDeps): LocalSigning {
       };
     },
   };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
