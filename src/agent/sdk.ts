@@ -11,7 +11,7 @@
  */
 import type { PostureFetchOptions } from '../attest/headers.js';
 import { createPostureFetch as wrapFetch, postureHeaders, renewingAttestation } from '../attest/headers.js';
-import type { Settings } from './config.js';
+import type { AgentConfig, Settings } from './config.js';
 import { loadConfig } from './config.js';
 import { createAttestor } from './attestor.js';
 import type { SignedBy, SignerChoice } from './signer.js';
@@ -23,6 +23,8 @@ export interface SdkOptions extends Partial<Pick<PostureFetchOptions, 'fetch' | 
   audience?: string;
   /** Settings that override the user file and environment (managed settings still win). */
   settings?: Settings;
+  /** A whole configuration instead of loading one (embedders that load their own); wins over `settings`. */
+  config?: AgentConfig;
   /**
    * `auto` (default): the daemon when it answers, else this process; `daemon`: the daemon only
    * (a request fails with ERR_DAEMON_NOT_RUNNING without it); `process`: never the daemon.
@@ -41,7 +43,7 @@ export type PostureFetch = typeof fetch & {
 };
 
 export function createPostureFetch(options: SdkOptions = {}): PostureFetch {
-  const config = loadConfig({ flags: options.settings ?? {} });
+  const config = options.config ?? loadConfig({ flags: options.settings ?? {} });
   const attestor = createAttestor(config);
   const now = options.now ?? Date.now;
   const choice = options.signer ?? 'auto';

@@ -96,6 +96,7 @@ function callDaemon<T>(
   call: { method: 'GET' | 'POST'; path: string; body?: object },
   schema: ZodType<T>,
   timeoutMs: number,
+  fresh = false,
 ): Promise<T> {
   const payload = call.body === undefined ? undefined : JSON.stringify(call.body);
   return new Promise((resolve, reject) => {
@@ -105,6 +106,7 @@ function callDaemon<T>(
         path: call.path,
         method: call.method,
         timeout: timeoutMs,
+        ...(fresh ? { agent: false } : {}),
         headers:
           payload === undefined
             ? {}
@@ -129,6 +131,12 @@ function callDaemon<T>(
     );
     req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.on('error', (error: NodeJS.ErrnoException) => {
+      // A kept-alive connection the daemon closed meanwhile (it stopped, or restarted): ask once
+      // more on a new connection, which then finds the daemon, or finds none.
+      if (req.reusedSocket && !fresh && (error.code === 'ECONNRESET' || error.code === 'EPIPE')) {
+        callDaemon(socketPath, call, schema, timeoutMs, true).then(resolve, reject);
+        return;
+      }
       if (error.code === 'ENOENT' || error.code === 'ECONNREFUSED' || error.code === 'ENOTSOCK')
         reject(
           new DaemonError(
