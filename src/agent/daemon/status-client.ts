@@ -56,16 +56,7 @@ export function requestDaemonHeaders(
   body: Omit<HeadersRequest, 'apiVersion'>,
   timeoutMs = 10_000,
 ): Promise<HeadersResponse> {
-  return callDaemon(
-    socketPath,
-    {
-      method: 'POST',
-      path: LOCAL_API_ENDPOINTS.headers.path,
-      body: { apiVersion: LOCAL_API_VERSION, ...body },
-    },
-    headersResponseSchema,
-    timeoutMs,
-  );
+  return postToDaemon(socketPath, 'headers', body, headersResponseSchema, timeoutMs);
 }
 
 /** The daemon's attestation for an audience (its own when omitted). */
@@ -74,16 +65,22 @@ export function requestDaemonAttestation(
   body: Omit<AttestationRequest, 'apiVersion'>,
   timeoutMs = 10_000,
 ): Promise<AttestationResponse> {
-  return callDaemon(
-    socketPath,
-    {
-      method: 'POST',
-      path: LOCAL_API_ENDPOINTS.attestation.path,
-      body: { apiVersion: LOCAL_API_VERSION, ...body },
-    },
-    attestationResponseSchema,
-    timeoutMs,
-  );
+  return postToDaemon(socketPath, 'attestation', body, attestationResponseSchema, timeoutMs);
+}
+
+function postToDaemon<T>(
+  socketPath: string,
+  endpoint: 'headers' | 'attestation',
+  body: object,
+  schema: ZodType<T>,
+  timeoutMs: number,
+): Promise<T> {
+  const call = {
+    method: 'POST' as const,
+    path: LOCAL_API_ENDPOINTS[endpoint].path,
+    body: { apiVersion: LOCAL_API_VERSION, ...body },
+  };
+  return callDaemon(socketPath, call, schema, timeoutMs);
 }
 
 /** Whether an error means no daemon runs (the one case a client may sign in process instead). */

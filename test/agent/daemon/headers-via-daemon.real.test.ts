@@ -27,6 +27,7 @@ import {
   testService,
   type TestService,
 } from '../../helpers/service.js';
+import { followJsonLines, waitFor } from './daemon-process.js';
 import { callApi, callApiAs } from './local-api-client.js';
 import { describeWithPart, executable, isRoot } from './real-parts.js';
 
@@ -49,16 +50,6 @@ interface LogLine {
   event: string;
   outcome?: string;
   jti?: string;
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 120_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 interface HeadersJson {
@@ -117,13 +108,7 @@ describeWithPart(
         };
 
       daemon = spawn(process.execPath, [CLI, 'daemon'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-      let buffered = '';
-      daemon.stdout?.on('data', (chunk: Buffer) => {
-        buffered += chunk.toString('utf8');
-        const parts = buffered.split('\n');
-        buffered = parts.pop() ?? '';
-        for (const line of parts) logs.push(JSON.parse(line) as LogLine);
-      });
+      followJsonLines(daemon, logs);
       const exited = new Promise<number | null>((resolve) => daemon?.once('exit', (code) => resolve(code)));
       const status = async (): Promise<StatusResponse | undefined> => {
         const r = await posture(['status', '--json'], env);
