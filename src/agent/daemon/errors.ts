@@ -36,7 +36,12 @@ export class DaemonError extends PostureError {
 export class LocalApiFailure extends PostureError {
   declare readonly code: LocalApiErrorCode;
 
-  constructor(code: LocalApiErrorCode, message: string) {
+  constructor(
+    code: LocalApiErrorCode,
+    message: string,
+    /** rate_limited: when to try again. */
+    readonly retryAfterMs?: number,
+  ) {
     super(code, message);
   }
 }

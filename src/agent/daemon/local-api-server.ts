@@ -271,7 +271,13 @@ async function callHandler(response: ServerResponse, run: () => Promise<object>)
   try {
     result = await run();
   } catch (error) {
-    if (error instanceof LocalApiFailure) return sendError(response, error.code, error.message);
+    if (error instanceof LocalApiFailure)
+      return sendError(
+        response,
+        error.code,
+        error.message,
+        error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {},
+      );
     return sendError(response, 'unavailable', 'the daemon could not do this now; see its log');
   }
   sendJson(response, 200, { apiVersion: LOCAL_API_VERSION, ...result });

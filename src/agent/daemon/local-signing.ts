@@ -84,7 +84,8 @@ export function createLocalSigning(deps: LocalSigningDeps): LocalSigning {
     if (waitMs > 0)
       throw new LocalApiFailure(
         'rate_limited',
-        `too many fresh signatures (other audiences, nonces); retry in ${waitMs} ms`,
+        'too many fresh signatures (other audiences, nonces)',
+        waitMs,
       );
   }
 

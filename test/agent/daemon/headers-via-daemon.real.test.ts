@@ -260,7 +260,9 @@ describeWithPart(
         ),
       );
       expect(audiences.filter((a) => a.status === 200)).toHaveLength(5);
-      expect(audiences.filter((a) => a.status === 429).map(code)).toEqual(['rate_limited', 'rate_limited']);
+      const limited = audiences.filter((a) => a.status === 429);
+      expect(limited.map(code)).toEqual(['rate_limited', 'rate_limited']);
+      expect(limited.every((a) => Number(a.body.retryAfterMs) > 0)).toBe(true);
       // The daemon's own attestation is still handed out.
       expect((await callApi(socket, 'POST', '/v1/attestation', '{"apiVersion":1}')).status).toBe(200);
 
