@@ -14,26 +14,32 @@ export function postureHeaders(
   };
 }
 
-export interface PostureFetchOptions {
+export interface RenewOptions {
   /** Makes a fresh attestation (collects posture and signs it with the device key). */
   attest: () => Promise<Attestation>;
   /** Renew when less than this is left (default 60 s, and never later than at 80 % of the lifetime). */
   renewBeforeMs?: number;
-  fetch?: typeof fetch;
   now?: () => number;
 }
 
+export interface PostureFetchOptions extends Partial<RenewOptions> {
+  /**
+   * Makes the two headers for one request (e.g. asked of the agent's daemon); when given, `attest`
+   * is not used.
+   */
+  headers?: (method: string, url: string) => Promise<Record<string, string>>;
+  fetch?: typeof fetch;
+}
+
 /**
- * A fetch that adds `Posture-Attestation` and a fresh `Posture-Proof` to every request, renewing the
- * attestation before it expires; concurrent requests share one renewal.
+ * The current attestation, renewed before it expires; concurrent callers share one renewal.
  */
-export function createPostureFetch(options: PostureFetchOptions): typeof fetch {
+export function renewingAttestation(options: RenewOptions): () => Promise<Attestation> {
   const now = options.now ?? Date.now;
-  const base = options.fetch ?? fetch;
   let current: Attestation | undefined;
   let issuedAt = 0;
   let renewing: Promise<Attestation> | undefined;
-  const fresh = async (): Promise<Attestation> => {
+  return async (): Promise<Attestation> => {
     const t = now();
     if (current) {
       const lifetime = current.expiresAt - issuedAt;
@@ -55,14 +61,31 @@ export function createPostureFetch(options: PostureFetchOptions): typeof fetch {
       });
     return renewing;
   };
+}
+
+/**
+ * A fetch that adds `Posture-Attestation` and a fresh `Posture-Proof` to every request: from
+ * `headers` when given, else from an attestation made by `attest` and renewed before it expires.
+ */
+export function createPostureFetch(options: PostureFetchOptions): typeof fetch {
+  const now = options.now ?? Date.now;
+  const base = options.fetch ?? fetch;
+  const makeHeaders = options.headers ?? inProcessHeaders(options, now);
   return async (input, init) => {
     const request = new Request(input, init);
-    const attestation = await fresh();
     const headers = new Headers(request.headers);
-    for (const [name, value] of Object.entries(
-      postureHeaders(attestation, request.method, request.url, now()),
-    ))
+    for (const [name, value] of Object.entries(await makeHeaders(request.method, request.url)))
       headers.set(name, value);
     return base(new Request(request, { headers }));
   };
+}
+
+function inProcessHeaders(
+  options: Partial<RenewOptions>,
+  now: () => number,
+): (method: string, url: string) => Promise<Record<string, string>> {
+  const { attest } = options;
+  if (!attest) throw new TypeError('createPostureFetch needs `headers` or `attest`');
+  const fresh = renewingAttestation({ ...options, attest, now });
+  return async (method, url) => postureHeaders(await fresh(), method, url, now());
 }

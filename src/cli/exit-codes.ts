@@ -19,6 +19,7 @@ export const EXIT = {
   locked: 9,
   wrongServer: 10,
   noDaemon: 11,
+  daemonRefused: 12,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -53,6 +54,8 @@ const ENROLL_EXITS: Record<EnrollErrorCode, ExitCode> = {
 const DAEMON_EXITS: Record<DaemonErrorCode, ExitCode> = {
   ERR_DAEMON_NOT_RUNNING: EXIT.noDaemon,
   ERR_DAEMON_BAD_ANSWER: EXIT.noDaemon,
+  ERR_DAEMON_NO_ATTESTATION: EXIT.daemonRefused,
+  ERR_DAEMON_REFUSED: EXIT.daemonRefused,
   ERR_SOCKET_DIR_UNSAFE: EXIT.usage,
   ERR_SOCKET_IN_USE: EXIT.usage,
   ERR_TRANSPORT_UNSUPPORTED: EXIT.usage,
@@ -99,6 +102,10 @@ export const EXIT_MEANINGS: readonly (readonly [ExitCode, string])[] = [
   ],
   [
     EXIT.noDaemon,
-    '"status": no daemon answers on the local API socket, or not as expected [ERR_DAEMON_NOT_RUNNING, ERR_DAEMON_BAD_ANSWER]',
+    '"status", or "headers"/"run"/"attest" with --require-daemon: no daemon answers on the local API socket, or not as expected [ERR_DAEMON_NOT_RUNNING, ERR_DAEMON_BAD_ANSWER]',
+  ],
+  [
+    EXIT.daemonRefused,
+    '"headers", "run", "attest": the daemon answered but signed nothing: it holds no current attestation (starting, not enrolled and no audience, the key cannot sign; "posture status" says why) or refused the request (rate limited) [ERR_DAEMON_NO_ATTESTATION, ERR_DAEMON_REFUSED]',
   ],
 ];

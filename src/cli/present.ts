@@ -2,9 +2,12 @@
 import type { Command } from 'commander';
 import { createAgent } from '../agent/agent.js';
 import { loadConfig } from '../agent/config.js';
-import { postureHeaders } from '../attest/headers.js';
+import type { AgentConfig } from '../agent/config.js';
+import type { SignerChoice, SignerDeps } from '../agent/signer.js';
+import { signedAttestation, signedHeaders } from '../agent/signer.js';
 import { PostureError } from '../shared/errors.js';
 import { ATTESTATION_HEADER, PROOF_HEADER } from '../shared/claims.js';
+import { HTTP_METHOD, isSignableUrl } from '../shared/local-api.js';
 import { runAttached } from '../host/exec.js';
 
 const HEADERS_PLACEHOLDER = '@posture-headers';
@@ -33,13 +36,38 @@ function serverUrl(url: string): string {
   return url;
 }
 
-function originOf(url: string): string {
-  try {
-    return new URL(url).origin;
-  } catch {
-    throw new PostureError('ERR_USAGE', `"${url}" is not an absolute URL.`);
-  }
+/** A URL a proof or an attestation is made for: absolute http(s), no credentials or control characters. */
+function signableUrl(url: string, flag: string): string {
+  if (!isSignableUrl(url))
+    throw new PostureError(
+      'ERR_USAGE',
+      `${flag} "${url.slice(0, 200)}" is not an absolute http(s) URL (no credentials, spaces or control characters).`,
+    );
+  return url;
 }
+
+interface SignerFlags {
+  /** false with --no-daemon. */
+  daemon?: boolean;
+  requireDaemon?: boolean;
+}
+
+/** Who signs: the daemon when it runs, else this process, saying so on stderr (src/agent/signer.ts). */
+function signerFor(config: AgentConfig, flags: SignerFlags): SignerDeps {
+  if (flags.daemon === false && flags.requireDaemon)
+    throw new PostureError('ERR_USAGE', '--no-daemon and --require-daemon contradict each other.');
+  const choice: SignerChoice = flags.daemon === false ? 'process' : flags.requireDaemon ? 'daemon' : 'auto';
+  return {
+    choice,
+    socketPath: config.socketPath,
+    attestInProcess: (request) => createAgent({ config }).attest(request),
+    onFallback: (notice) => process.stderr.write(`${notice}\n`),
+  };
+}
+
+const NO_DAEMON_FLAG =
+  'sign in this process with this user\u2019s key, without asking the agent\u2019s daemon';
+const REQUIRE_DAEMON_FLAG = 'only the agent\u2019s daemon signs: no daemon → exit 11, no fallback';
 
 export function registerPresentCommands(program: Command): void {
   const key = program.command('key').description('the device key that signs attestations');
@@ -131,50 +159,74 @@ export function registerPresentCommands(program: Command): void {
 
   program
     .command('attest')
-    .description('collect posture and print a signed attestation (a JWT) for an audience')
+    .description(
+      'print a signed attestation (a JWT) for an audience: the agent\u2019s daemon\u2019s when it runs, else collected and signed in this process',
+    )
     .option('--aud <url>', 'audience: the access proxy or verifier URL (default: configured)')
     .option('--nonce <nonce>', 'the verifier nonce to include (eat_nonce)')
-    .option('--json', 'print the token with its claims and expiry')
-    .action(async (opts: { aud?: string; nonce?: string; json?: boolean }) => {
-      const a = await createAgent({ config: loadConfig() }).attest({
-        ...(opts.aud ? { audience: opts.aud } : {}),
+    .option('--no-daemon', NO_DAEMON_FLAG)
+    .option('--require-daemon', REQUIRE_DAEMON_FLAG)
+    .option(
+      '--json',
+      'print the token with its claims, expiry and who signed it (signedBy: daemon or process)',
+    )
+    .action(async (opts: { aud?: string; nonce?: string; json?: boolean } & SignerFlags) => {
+      const config = loadConfig();
+      const audience = opts.aud ? signableUrl(opts.aud, '--aud') : config.audience;
+      const a = await signedAttestation(signerFor(config, opts), {
+        ...(audience ? { audience } : {}),
         ...(opts.nonce ? { nonce: opts.nonce } : {}),
       });
       print(
         opts.json,
-        { token: a.token, expiresAt: new Date(a.expiresAt).toISOString(), claims: a.claims },
+        { token: a.token, expiresAt: a.expiresAt, claims: a.claims, signedBy: a.signedBy },
         a.token,
       );
     });
 
   program
     .command('headers')
-    .description('print ready-to-send Posture-Attestation and Posture-Proof headers for one request')
+    .description(
+      'print ready-to-send Posture-Attestation and Posture-Proof headers for one request (signed by the agent\u2019s daemon when it runs)',
+    )
     .requiredOption('--url <url>', 'the request URL (the proof is bound to it)')
     .option('--method <method>', 'the request method', 'GET')
-    .option('--aud <url>', 'audience (default: configured, else the URL\u2019s origin)')
-    .option('--format <format>', 'http (Name: value lines), curl (-H arguments), json', 'http')
-    .action(async (opts: { url: string; method: string; aud?: string; format: string }) => {
-      const config = loadConfig();
-      const a = await createAgent({ config }).attest({
-        audience: opts.aud ?? config.audience ?? originOf(opts.url),
-      });
-      const headers = postureHeaders(a, opts.method, opts.url);
-      if (opts.format === 'json') process.stdout.write(`${JSON.stringify(headers, null, 2)}\n`);
-      else if (opts.format === 'curl')
-        process.stdout.write(
-          `${Object.entries(headers)
-            .map(([n, v]) => `-H '${n}: ${v}'`)
-            .join(' ')}\n`,
-        );
-      else if (opts.format === 'http')
-        process.stdout.write(
-          `${Object.entries(headers)
-            .map(([n, v]) => `${n}: ${v}`)
-            .join('\n')}\n`,
-        );
-      else throw new PostureError('ERR_USAGE', `unknown --format "${opts.format}": use http, curl or json.`);
-    });
+    .option(
+      '--aud <url>',
+      'audience (default: configured, else the daemon\u2019s, else the URL\u2019s origin)',
+    )
+    .option(
+      '--format <format>',
+      'http (Name: value lines), curl (-H arguments), json (the two headers)',
+      'http',
+    )
+    .option('--no-daemon', NO_DAEMON_FLAG)
+    .option('--require-daemon', REQUIRE_DAEMON_FLAG)
+    .option('--json', 'print {headers, signedBy, audience, expiresAt} (signedBy: daemon or process)')
+    .action(
+      async (
+        opts: { url: string; method: string; aud?: string; format: string; json?: boolean } & SignerFlags,
+      ) => {
+        if (!['http', 'curl', 'json'].includes(opts.format))
+          throw new PostureError('ERR_USAGE', `unknown --format "${opts.format}": use http, curl or json.`);
+        const signed = await headersFor(opts);
+        const { headers } = signed;
+        if (opts.json) print(true, signed, '');
+        else if (opts.format === 'json') process.stdout.write(`${JSON.stringify(headers, null, 2)}\n`);
+        else if (opts.format === 'curl')
+          process.stdout.write(
+            `${Object.entries(headers)
+              .map(([n, v]) => `-H '${n}: ${v}'`)
+              .join(' ')}\n`,
+          );
+        else
+          process.stdout.write(
+            `${Object.entries(headers)
+              .map(([n, v]) => `${n}: ${v}`)
+              .join('\n')}\n`,
+          );
+      },
+    );
 
   program
     .command('run')
@@ -183,19 +235,20 @@ export function registerPresentCommands(program: Command): void {
     )
     .requiredOption('--url <url>', 'the request URL the command will call')
     .option('--method <method>', 'the request method', 'GET')
-    .option('--aud <url>', 'audience (default: configured, else the URL\u2019s origin)')
+    .option(
+      '--aud <url>',
+      'audience (default: configured, else the daemon\u2019s, else the URL\u2019s origin)',
+    )
+    .option('--no-daemon', NO_DAEMON_FLAG)
+    .option('--require-daemon', REQUIRE_DAEMON_FLAG)
     .argument(
       '<command...>',
       `the command, e.g. -- curl -sS ${HEADERS_PLACEHOLDER} https://app.example.com/api`,
     )
-    .action(async (command: string[], opts: { url: string; method: string; aud?: string }) => {
-      const config = loadConfig();
-      const a = await createAgent({ config }).attest({
-        audience: opts.aud ?? config.audience ?? originOf(opts.url),
-      });
-      const headers = postureHeaders(a, opts.method, opts.url);
+    .action(async (command: string[], opts: { url: string; method: string; aud?: string } & SignerFlags) => {
       const [program_, ...args] = command;
       if (!program_) throw new PostureError('ERR_USAGE', 'name the command to run after --');
+      const { headers, signedBy } = await headersFor(opts);
       const expanded = args.flatMap((arg) =>
         arg === HEADERS_PLACEHOLDER
           ? Object.entries(headers).flatMap(([n, v]) => ['-H', `${n}: ${v}`])
@@ -205,6 +258,7 @@ export function registerPresentCommands(program: Command): void {
         ...process.env,
         POSTURE_ATTESTATION: headers[ATTESTATION_HEADER],
         POSTURE_PROOF: headers[PROOF_HEADER],
+        POSTURE_SIGNED_BY: signedBy,
       };
       try {
         process.exitCode = await runAttached(program_, expanded, env);
@@ -212,4 +266,19 @@ export function registerPresentCommands(program: Command): void {
         throw new PostureError('ERR_USAGE', `cannot run ${program_}: ${(error as Error).message}`);
       }
     });
+}
+
+/** The headers for `headers` and `run`: --url and --aud checked first, then the daemon or this process. */
+function headersFor(opts: { url: string; method: string; aud?: string } & SignerFlags) {
+  const url = signableUrl(opts.url, '--url');
+  const config = loadConfig();
+  const audience = opts.aud ? signableUrl(opts.aud, '--aud') : config.audience;
+  if (!HTTP_METHOD.test(opts.method))
+    throw new PostureError('ERR_USAGE', `--method "${opts.method.slice(0, 40)}" is not an HTTP method.`);
+  return signedHeaders(signerFor(config, opts), {
+    method: opts.method,
+    url,
+    ...(audience ? { audience } : {}),
+    fallbackAudience: new URL(url).origin,
+  });
 }

@@ -26,6 +26,12 @@ export const LOCAL_API_LIMITS: Readonly<{
   maxStreamsPerUser: number;
   recheckBurst: number;
   recheckRefillMs: number;
+  signBurst: number;
+  signRefillMs: number;
+  freshSignBurst: number;
+  freshSignRefillMs: number;
+  maxAudiences: number;
+  minRemainingMs: number;
 }> = {
   /** Largest request body accepted, in bytes. Every request fits in far less. */
   maxRequestBytes: 16 * 1024,
@@ -41,6 +47,16 @@ export const LOCAL_API_LIMITS: Readonly<{
   /** Re-check requests a user may make: a bucket of `burst`, refilled one per `refillMs`. */
   recheckBurst: 3,
   recheckRefillMs: 10_000,
+  /** Headers and attestation requests a user may make (each a proof or a copy: cheap): 100 at once, then 100/s. */
+  signBurst: 100,
+  signRefillMs: 10,
+  /** Fresh device-key signatures a user may cause (another audience, a nonce): 5 at once, then 1 per 2 s. */
+  freshSignBurst: 5,
+  freshSignRefillMs: 2_000,
+  /** Attestations for audiences other than the daemon's own kept at once (oldest dropped first). */
+  maxAudiences: 16,
+  /** An attestation with less than this left is never handed out (the renewal is overdue). */
+  minRemainingMs: 15_000,
 };
 Object.freeze(LOCAL_API_LIMITS);
 export type LocalApiLimits = typeof LOCAL_API_LIMITS;
@@ -63,6 +79,12 @@ export const LOCAL_API_ERROR_STATUS = {
   rate_limited: 429,
   /** The daemon could not do it now (still starting, verifier unreachable, handler failed). */
   unavailable: 503,
+  /**
+   * The daemon holds no attestation it may hand out: still starting, no audience and not enrolled,
+   * the device key cannot sign, the posture changed and was not signed again, or the renewal is
+   * overdue. Never answered with an empty or stale attestation instead.
+   */
+  no_attestation: 503,
 } as const;
 export type LocalApiErrorCode = keyof typeof LOCAL_API_ERROR_STATUS;
 export const LOCAL_API_ERROR_CODES = Object.keys(LOCAL_API_ERROR_STATUS) as LocalApiErrorCode[];
@@ -218,6 +240,101 @@ export const reloadResponseSchema = z
   .strict();
 export type ReloadResponse = z.infer<typeof reloadResponseSchema>;
 
+/*
+ * Signing for local clients (`posture headers|run|attest`, the SDK): the attestation speaks for the
+ * device, not for the user asking, so any local user may ask; the device key never leaves the daemon.
+ */
+
+/** Control characters (C0, DEL, C1) and whitespace: never in a URL or nonce the daemon signs for. */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const UNSAFE_TEXT = /[\s\u0000-\u001f\u007f-\u009f]/u;
+
+/**
+ * A URL the daemon signs for: absolute http(s), with a host, no user name or password, no control
+ * characters or whitespace. The CLI checks its --url and --aud with the same function.
+ */
+export function isSignableUrl(text: string): boolean {
+  if (text.length === 0 || text.length > MAX_SIGNED_URL_LENGTH || UNSAFE_TEXT.test(text)) return false;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return false;
+  }
+  return (
+    (url.protocol === 'https:' || url.protocol === 'http:') &&
+    url.hostname !== '' &&
+    url.username === '' &&
+    url.password === ''
+  );
+}
+export const MAX_SIGNED_URL_LENGTH = 8192;
+
+const signableUrl = z
+  .string()
+  .max(MAX_SIGNED_URL_LENGTH)
+  .refine(isSignableUrl, 'an absolute http(s) URL without credentials, whitespace or control characters');
+const audienceUrl = signableUrl.refine((u) => u.length <= 2048, 'at most 2048 characters');
+/** An HTTP method (an RFC 9110 token of at most 16 characters), as sent; the proof carries it upper-cased. */
+export const HTTP_METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,16}$/u;
+const httpMethod = z.string().regex(HTTP_METHOD, 'an HTTP method');
+
+export const attestationRequestSchema = z
+  .object({
+    apiVersion: version,
+    /** The audience; omitted: the daemon's own (its configured audience, else its verifier). */
+    audience: audienceUrl.optional(),
+    /** A verifier nonce to include (eat_nonce): always a fresh signature, never cached. */
+    nonce: z
+      .string()
+      .min(1)
+      .max(512)
+      .refine((n) => !UNSAFE_TEXT.test(n), 'no whitespace or control characters')
+      .optional(),
+  })
+  .strict();
+export type AttestationRequest = z.infer<typeof attestationRequestSchema>;
+
+export const attestationResponseSchema = z
+  .object({
+    apiVersion: version,
+    /** The attestation (a JWT signed by the device key). */
+    token: z.string().min(1),
+    audience: z.string(),
+    issuedAt: isoTime,
+    expiresAt: isoTime,
+    /** The token's claims, as signed. */
+    claims: z.record(z.string(), z.unknown()),
+  })
+  .strict();
+export type AttestationResponse = z.infer<typeof attestationResponseSchema>;
+
+export const headersRequestSchema = z
+  .object({
+    apiVersion: version,
+    method: httpMethod,
+    /** The request URL: the proof is bound to it (without query and fragment, RFC 9449 htu). */
+    url: signableUrl,
+    /** The audience; omitted: the daemon's own. */
+    audience: audienceUrl.optional(),
+  })
+  .strict();
+export type HeadersRequest = z.infer<typeof headersRequestSchema>;
+
+export const headersResponseSchema = z
+  .object({
+    apiVersion: version,
+    /** Posture-Attestation and a fresh Posture-Proof for this method and URL. */
+    headers: z
+      .object({ 'Posture-Attestation': z.string().min(1), 'Posture-Proof': z.string().min(1) })
+      .strict(),
+    audience: z.string(),
+    issuedAt: isoTime,
+    expiresAt: isoTime,
+  })
+  .strict();
+export type HeadersResponse = z.infer<typeof headersResponseSchema>;
+
 export type LocalApiAccess = 'any_local_user' | 'administrator';
 
 /** The endpoints, once: the server routes by this table and the docs list it. */
@@ -228,6 +345,8 @@ export const LOCAL_API_ENDPOINTS = {
   enroll: { method: 'POST', path: '/v1/admin/enroll', access: 'administrator' },
   rotate: { method: 'POST', path: '/v1/admin/rotate', access: 'administrator' },
   reload: { method: 'POST', path: '/v1/admin/reload', access: 'administrator' },
+  attestation: { method: 'POST', path: '/v1/attestation', access: 'any_local_user' },
+  headers: { method: 'POST', path: '/v1/headers', access: 'any_local_user' },
 } as const satisfies Record<string, { method: 'GET' | 'POST'; path: string; access: LocalApiAccess }>;
 export type LocalApiEndpoint = keyof typeof LOCAL_API_ENDPOINTS;
 
@@ -237,6 +356,8 @@ export const LOCAL_API_REQUEST_SCHEMAS = {
   enroll: enrollRequestSchema,
   rotate: rotateRequestSchema,
   reload: reloadRequestSchema,
+  attestation: attestationRequestSchema,
+  headers: headersRequestSchema,
 } as const;
 
 /**

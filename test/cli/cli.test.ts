@@ -14,6 +14,8 @@ const env = {
   ...process.env,
   POSTURE_CACHE_DIR: join(dir, 'cache'),
   POSTURE_CONFIG: join(dir, 'none.json'),
+  // No daemon answers here, whatever runs on this machine: headers/attest sign in process.
+  POSTURE_SOCKET: join(dir, 'no-daemon.sock'),
   NODE_OPTIONS: '',
 };
 

@@ -33,6 +33,8 @@ export function agentEnv(extra: NodeJS.ProcessEnv = {}): { dir: string; env: Nod
     POSTURE_STATE_DIR: join(dir, 'state'),
     POSTURE_KEY_STORE: 'file',
     POSTURE_KEY_FILE: join(dir, 'device-key.json'),
+    // No daemon answers here, whatever runs on this machine: headers/run/attest sign in process.
+    POSTURE_SOCKET: join(dir, 'no-daemon.sock'),
     ...extra,
   };
   return { dir, env };

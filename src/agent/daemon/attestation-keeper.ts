@@ -32,6 +32,8 @@ export interface AttestationKeeperDeps {
 
 export class AttestationKeeper {
   private current: Attestation | undefined;
+  /** The report `current` was signed from (local clients get other audiences signed from it). */
+  private signedFrom: PostureReport | undefined;
   private renewal: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: AttestationKeeperDeps) {}
@@ -54,6 +56,13 @@ export class AttestationKeeper {
           expiresAt: new Date(a.expiresAt).toISOString(),
         }
       : null;
+  }
+
+  /** The attestation presented now and the report it was signed from; undefined when none. */
+  held(): { attestation: Attestation; report: PostureReport } | undefined {
+    return this.current && this.signedFrom
+      ? { attestation: this.current, report: this.signedFrom }
+      : undefined;
   }
 
   keyProtection(): string | undefined {
@@ -90,6 +99,7 @@ export class AttestationKeeper {
       return 'failed';
     }
     this.current = signed;
+    this.signedFrom = options.report;
     this.scheduleRenewal(signed, lead);
     this.deps.log('attestation', {
       jti: signed.claims.jti,

@@ -185,6 +185,11 @@ export class PostureDaemon {
     return this.agent;
   }
 
+  /** The attestation presented now and its report, for local clients (local-signing.ts). */
+  heldAttestation(): ReturnType<AttestationKeeper['held']> {
+    return this.attestation.held();
+  }
+
   private async resolveAdministrators(): Promise<void> {
     const gids = await adminGidsFor({
       names: this.config.adminGroups,

@@ -14,7 +14,11 @@ export type DaemonErrorCode =
   /** No daemon answers on the local API socket (`posture status`). */
   | 'ERR_DAEMON_NOT_RUNNING'
   /** Something answered on the socket, but not the local API's status. */
-  | 'ERR_DAEMON_BAD_ANSWER';
+  | 'ERR_DAEMON_BAD_ANSWER'
+  /** The daemon holds no attestation it may hand out (local API `no_attestation`). */
+  | 'ERR_DAEMON_NO_ATTESTATION'
+  /** The daemon refused the request with another local API code (rate_limited, malformed_request, …). */
+  | 'ERR_DAEMON_REFUSED';
 
 export class DaemonError extends PostureError {
   declare readonly code: DaemonErrorCode;
@@ -32,7 +36,12 @@ export class DaemonError extends PostureError {
 export class LocalApiFailure extends PostureError {
   declare readonly code: LocalApiErrorCode;
 
-  constructor(code: LocalApiErrorCode, message: string) {
+  constructor(
+    code: LocalApiErrorCode,
+    message: string,
+    /** rate_limited: when to try again. */
+    readonly retryAfterMs?: number,
+  ) {
     super(code, message);
   }
 }

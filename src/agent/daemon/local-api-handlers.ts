@@ -6,8 +6,13 @@
 import { PostureError } from '../../shared/errors.js';
 import type { CheckId } from '../../shared/posture.js';
 import type { DaemonStatus } from '../../shared/local-api.js';
+import { LOCAL_API_LIMITS } from '../../shared/local-api.js';
+import type { Attestation } from '../../attest/attestation.js';
 import type { Agent } from '../agent.js';
 import { LocalApiFailure } from './errors.js';
+import type { HeldAttestation } from './local-signing.js';
+import { createLocalSigning } from './local-signing.js';
+import { createTokenBuckets } from './rate-limit.js';
 import type { Trigger } from './events/trigger.js';
 import { ALL_CHECKS } from './events/trigger.js';
 import type { LocalApiHandlers } from './local-api-server.js';
@@ -18,10 +23,45 @@ export interface DaemonControl {
   trigger(trigger: Trigger): { coalesced: boolean; checks: CheckId[] };
   reload(): Promise<{ reloadedAt: string; changed: string[] }>;
   identityChanged(): Promise<void>;
+  /** The attestation presented now and the report it was signed from; undefined when none. */
+  heldAttestation(): HeldAttestation | undefined;
 }
 
-export function daemonHandlers(daemon: DaemonControl): LocalApiHandlers {
+export interface SigningLimits {
+  freshSignBurst: number;
+  freshSignRefillMs: number;
+  maxAudiences: number;
+  minRemainingMs: number;
+}
+
+export function daemonHandlers(
+  daemon: DaemonControl,
+  options: { limits?: Partial<SigningLimits>; now?: () => number } = {},
+): LocalApiHandlers {
+  const limits = { ...LOCAL_API_LIMITS, ...options.limits };
+  const now = options.now ?? Date.now;
+  const signing = createLocalSigning({
+    held: () => daemon.heldAttestation(),
+    whyNone: () => whyNoAttestation(daemon.currentStatus()),
+    sign: (request) => daemon.currentAgent().attest(request),
+    freshSigns: createTokenBuckets({
+      burst: limits.freshSignBurst,
+      refillMs: limits.freshSignRefillMs,
+      now,
+    }),
+    maxAudiences: limits.maxAudiences,
+    minRemainingMs: limits.minRemainingMs,
+    now,
+  });
   return {
+    attestation: async (request, who) => {
+      const a = await signing.attestation(request, who.userKey);
+      return { token: a.token, ...times(a), audience: a.claims.aud, claims: { ...a.claims } };
+    },
+    headers: async (request, who) => {
+      const { headers, attestation: a } = await signing.headers(request, who.userKey);
+      return { headers, audience: a.claims.aud, ...times(a) };
+    },
     status: () => daemon.currentStatus(),
     recheck: async (request) =>
       daemon.trigger({
@@ -52,6 +92,23 @@ export function daemonHandlers(daemon: DaemonControl): LocalApiHandlers {
     },
     reload: () => coded(() => daemon.reload()),
   };
+}
+
+function times(a: Attestation): { issuedAt: string; expiresAt: string } {
+  return {
+    issuedAt: new Date(a.claims.iat * 1000).toISOString(),
+    expiresAt: new Date(a.expiresAt).toISOString(),
+  };
+}
+
+/** Why the daemon holds no attestation, from what its status shows. */
+export function whyNoAttestation(status: DaemonStatus): string {
+  if (status.state === 'starting') return 'it is still starting (the first re-check has not ended)';
+  const problem = status.problems.find((p) =>
+    ['no_audience', 'attestation_failed', 'policy_unavailable', 'recheck_failed'].includes(p.code),
+  );
+  if (problem) return `${problem.message} [${problem.code}]`;
+  return 'none is current; `posture status` shows the daemon’s state';
 }
 
 /** A coded failure of the agent core answered as `unavailable` naming its code (never a stack). */

@@ -12,10 +12,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type {
+  AttestationRequest,
+  AttestationResponse,
   Caller,
   DaemonStatus,
   EnrollRequest,
   EnrollResponse,
+  HeadersRequest,
+  HeadersResponse,
   LocalApiEndpoint,
   LocalApiError,
   LocalApiErrorCode,
@@ -47,6 +51,16 @@ export interface LocalApiHandlers {
   enroll(request: EnrollRequest): Promise<Omit<EnrollResponse, 'apiVersion'>>;
   rotate(): Promise<Omit<RotateResponse, 'apiVersion'>>;
   reload(): Promise<Omit<ReloadResponse, 'apiVersion'>>;
+  /** The device's attestation for an audience (any local user: it speaks for the device). */
+  attestation(request: AttestationRequest, who: Asker): Promise<Omit<AttestationResponse, 'apiVersion'>>;
+  /** Posture-Attestation and a fresh Posture-Proof for one request. */
+  headers(request: HeadersRequest, who: Asker): Promise<Omit<HeadersResponse, 'apiVersion'>>;
+}
+
+/** Who asked, and the key their per-user limits are kept under. */
+export interface Asker {
+  caller: Caller;
+  userKey: string;
 }
 
 export interface LocalApiServerOptions {
@@ -84,7 +98,12 @@ export function createLocalApiServer(options: LocalApiServerOptions): LocalApiSe
   // The peer is looked up when its first request arrives (not on connect), at most a few at a time,
   // and remembered for the connection: a flood of connections cannot start a flood of lookups.
   const resolvePeer = limitConcurrency(options.resolvePeer, MAX_PEER_LOOKUPS);
-  const context: RequestContext = { options, limits, peers, rechecks, streams, resolvePeer };
+  const signs = createTokenBuckets({
+    burst: limits.signBurst,
+    refillMs: limits.signRefillMs,
+    now: options.now ?? Date.now,
+  });
+  const context: RequestContext = { options, limits, peers, rechecks, signs, streams, resolvePeer };
   const server = createServer(
     {
       maxHeaderSize: limits.maxHeaderBytes,
@@ -120,6 +139,7 @@ interface RequestContext {
   limits: typeof LOCAL_API_LIMITS;
   peers: WeakMap<Socket, Promise<PeerIdentity>>;
   rechecks: ReturnType<typeof createTokenBuckets>;
+  signs: ReturnType<typeof createTokenBuckets>;
   streams: ReturnType<typeof createStatusStreams>;
 }
 
@@ -215,11 +235,26 @@ async function handleRequest(
       return sendError(response, 'rate_limited', 'too many re-check requests', { retryAfterMs: waitMs });
     }
   }
-  await callHandler(response, () => dispatch(handlers, endpoint, parsed.value));
+  if (endpoint === 'attestation' || endpoint === 'headers') {
+    const waitMs = context.signs.take(userKey);
+    if (waitMs > 0) {
+      return sendError(response, 'rate_limited', 'too many signing requests', { retryAfterMs: waitMs });
+    }
+  }
+  await callHandler(response, () => dispatch(handlers, endpoint, parsed.value, { caller, userKey }));
 }
 
-function dispatch(handlers: LocalApiHandlers, endpoint: LocalApiEndpoint, value: unknown): Promise<object> {
+function dispatch(
+  handlers: LocalApiHandlers,
+  endpoint: LocalApiEndpoint,
+  value: unknown,
+  who: Asker,
+): Promise<object> {
   switch (endpoint) {
+    case 'attestation':
+      return handlers.attestation(value as AttestationRequest, who);
+    case 'headers':
+      return handlers.headers(value as HeadersRequest, who);
     case 'recheck':
       return handlers.recheck(value as RecheckRequest);
     case 'enroll':
@@ -236,7 +271,13 @@ async function callHandler(response: ServerResponse, run: () => Promise<object>)
   try {
     result = await run();
   } catch (error) {
-    if (error instanceof LocalApiFailure) return sendError(response, error.code, error.message);
+    if (error instanceof LocalApiFailure)
+      return sendError(
+        response,
+        error.code,
+        error.message,
+        error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {},
+      );
     return sendError(response, 'unavailable', 'the daemon could not do this now; see its log');
   }
   sendJson(response, 200, { apiVersion: LOCAL_API_VERSION, ...result });

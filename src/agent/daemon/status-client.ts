@@ -1,36 +1,139 @@
 /**
- * The client side of `GET /v1/status` on the local API socket, for `posture status` (and later the
- * SDK). No daemon there: ERR_DAEMON_NOT_RUNNING; an answer that is not the contract's:
- * ERR_DAEMON_BAD_ANSWER.
+ * The client side of the local API socket: `GET /v1/status` for `posture status`, and
+ * `POST /v1/headers` / `POST /v1/attestation` for `posture headers|run|attest` and the SDK.
+ * No daemon there (no socket, ECONNREFUSED, not a socket): ERR_DAEMON_NOT_RUNNING, the one case a
+ * client may fall back to signing in process. The daemon's own coded refusal: ERR_DAEMON_NO_ATTESTATION
+ * (`no_attestation`) or ERR_DAEMON_REFUSED (any other local API code, named in `localCode`); an
+ * answer that is not the contract's: ERR_DAEMON_BAD_ANSWER.
  */
 import { request } from 'node:http';
-import type { StatusResponse } from '../../shared/local-api.js';
-import { statusResponseSchema } from '../../shared/local-api.js';
+import type { ZodType } from 'zod';
+import type {
+  AttestationRequest,
+  AttestationResponse,
+  HeadersRequest,
+  HeadersResponse,
+  LocalApiErrorCode,
+  StatusResponse,
+} from '../../shared/local-api.js';
+import {
+  attestationResponseSchema,
+  headersResponseSchema,
+  LOCAL_API_ENDPOINTS,
+  LOCAL_API_VERSION,
+  localApiErrorSchema,
+  statusResponseSchema,
+} from '../../shared/local-api.js';
 import { DaemonError } from './errors.js';
 
 const MAX_ANSWER_BYTES = 1024 * 1024;
 
+/** The daemon answered with one of the local API's error codes. */
+export class DaemonRefusal extends DaemonError {
+  constructor(
+    readonly localCode: LocalApiErrorCode,
+    message: string,
+  ) {
+    super(
+      localCode === 'no_attestation' ? 'ERR_DAEMON_NO_ATTESTATION' : 'ERR_DAEMON_REFUSED',
+      `the Posture Agent daemon refused: ${message} [${localCode}]`,
+    );
+  }
+}
+
 export function readDaemonStatus(socketPath: string, timeoutMs = 10_000): Promise<StatusResponse> {
+  return callDaemon(
+    socketPath,
+    { method: 'GET', path: LOCAL_API_ENDPOINTS.status.path },
+    statusResponseSchema,
+    timeoutMs,
+  );
+}
+
+/** Posture-Attestation and a fresh Posture-Proof for one request, signed by the daemon. */
+export function requestDaemonHeaders(
+  socketPath: string,
+  body: Omit<HeadersRequest, 'apiVersion'>,
+  timeoutMs = 10_000,
+): Promise<HeadersResponse> {
+  return postToDaemon(socketPath, 'headers', body, headersResponseSchema, timeoutMs);
+}
+
+/** The daemon's attestation for an audience (its own when omitted). */
+export function requestDaemonAttestation(
+  socketPath: string,
+  body: Omit<AttestationRequest, 'apiVersion'>,
+  timeoutMs = 10_000,
+): Promise<AttestationResponse> {
+  return postToDaemon(socketPath, 'attestation', body, attestationResponseSchema, timeoutMs);
+}
+
+function postToDaemon<T>(
+  socketPath: string,
+  endpoint: 'headers' | 'attestation',
+  body: object,
+  schema: ZodType<T>,
+  timeoutMs: number,
+): Promise<T> {
+  const call = {
+    method: 'POST' as const,
+    path: LOCAL_API_ENDPOINTS[endpoint].path,
+    body: { apiVersion: LOCAL_API_VERSION, ...body },
+  };
+  return callDaemon(socketPath, call, schema, timeoutMs);
+}
+
+/** Whether an error means no daemon runs (the one case a client may sign in process instead). */
+export function isNoDaemon(error: unknown): boolean {
+  return error instanceof DaemonError && error.code === 'ERR_DAEMON_NOT_RUNNING';
+}
+
+function callDaemon<T>(
+  socketPath: string,
+  call: { method: 'GET' | 'POST'; path: string; body?: object },
+  schema: ZodType<T>,
+  timeoutMs: number,
+  fresh = false,
+): Promise<T> {
+  const payload = call.body === undefined ? undefined : JSON.stringify(call.body);
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath, path: '/v1/status', method: 'GET', timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        body += chunk;
-        if (body.length > MAX_ANSWER_BYTES) req.destroy(new Error('answer too large'));
-      });
-      res.on('end', () => {
-        try {
-          if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}: ${body.slice(0, 200)}`);
-          resolve(statusResponseSchema.parse(JSON.parse(body)));
-        } catch (error) {
-          reject(badAnswer(socketPath, error));
-        }
-      });
-      res.on('error', (error) => reject(badAnswer(socketPath, error)));
-    });
+    const req = request(
+      {
+        socketPath,
+        path: call.path,
+        method: call.method,
+        timeout: timeoutMs,
+        ...(fresh ? { agent: false } : {}),
+        headers:
+          payload === undefined
+            ? {}
+            : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          body += chunk;
+          if (body.length > MAX_ANSWER_BYTES) req.destroy(new Error('answer too large'));
+        });
+        res.on('end', () => {
+          try {
+            resolve(answerOf(res.statusCode, body, schema));
+          } catch (error) {
+            reject(error instanceof DaemonRefusal ? error : badAnswer(socketPath, error));
+          }
+        });
+        res.on('error', (error) => reject(badAnswer(socketPath, error)));
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.on('error', (error: NodeJS.ErrnoException) => {
+      // A kept-alive connection the daemon closed meanwhile (it stopped, or restarted): ask once
+      // more on a new connection, which then finds the daemon, or finds none.
+      if (req.reusedSocket && !fresh && (error.code === 'ECONNRESET' || error.code === 'EPIPE')) {
+        callDaemon(socketPath, call, schema, timeoutMs, true).then(resolve, reject);
+        return;
+      }
       if (error.code === 'ENOENT' || error.code === 'ECONNREFUSED' || error.code === 'ENOTSOCK')
         reject(
           new DaemonError(
@@ -40,8 +143,16 @@ export function readDaemonStatus(socketPath: string, timeoutMs = 10_000): Promis
         );
       else reject(badAnswer(socketPath, error));
     });
-    req.end();
+    req.end(payload);
   });
+}
+
+function answerOf<T>(status: number | undefined, body: string, schema: ZodType<T>): T {
+  const json: unknown = JSON.parse(body);
+  if (status === 200) return schema.parse(json);
+  const refusal = localApiErrorSchema.safeParse(json);
+  if (refusal.success) throw new DaemonRefusal(refusal.data.error, refusal.data.message.slice(0, 500));
+  throw new Error(`HTTP ${status}: ${body.slice(0, 200)}`);
 }
 
 function badAnswer(socketPath: string, error: unknown): DaemonError {

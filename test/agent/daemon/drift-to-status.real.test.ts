@@ -66,6 +66,8 @@ describeReal('ruleset switch → nft event → debounced probe → status stream
         enroll: async () => ({ deviceId: 'x', keyProtection: 'file' }),
         rotate: async () => ({ keyId: 'x' }),
         reload: async () => ({ reloadedAt: new Date().toISOString(), changed: [] }),
+        attestation: async () => Promise.reject(new Error('not served here')),
+        headers: async () => Promise.reject(new Error('not served here')),
       },
     });
     const debouncer = createDebouncer({

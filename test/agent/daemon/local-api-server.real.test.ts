@@ -67,6 +67,12 @@ function recordingHandlers() {
       calls.push('reload');
       throw new LocalApiFailure('unavailable', 'still starting');
     },
+    attestation: async () => {
+      throw new LocalApiFailure('no_attestation', 'none');
+    },
+    headers: async () => {
+      throw new LocalApiFailure('no_attestation', 'none');
+    },
   };
   return { calls, handlers };
 }
