@@ -37,6 +37,8 @@ const settingsSchema = z
     socketPath: z.string().min(1).max(100).optional(),
     /** The daemon's polling schedule (docs/daemon.md); cron expressions checked when the daemon starts. */
     schedule: scheduleConfigSchema.optional(),
+    /** How often the daemon pushes its current attestation again while nothing changed (the heartbeat). */
+    heartbeatSeconds: z.number().int().min(10).max(3600).optional(),
   })
   .strict();
 
@@ -60,6 +62,8 @@ export interface AgentConfig {
   socketPath: string;
   /** The daemon's polling schedule. */
   schedule: ScheduleConfig;
+  /** The daemon's heartbeat to the verifier, in seconds. */
+  heartbeatSeconds: number;
   platform: NodeJS.Platform;
   /** %SystemRoot% on Windows. */
   systemRoot: string;
@@ -166,6 +170,7 @@ export function loadConfig(inputs: ConfigInputs = {}): AgentConfig {
     attestationLifetimeSeconds: merged.attestationLifetimeSeconds ?? 600,
     socketPath: merged.socketPath ?? defaultSocketPath(platform),
     schedule: merged.schedule ?? DEFAULT_SCHEDULE,
+    heartbeatSeconds: merged.heartbeatSeconds ?? 60,
     platform,
     systemRoot: env.SystemRoot ?? env.SYSTEMROOT ?? 'C:\\Windows',
     sources: { userFile, managedFile, managed: Object.keys(managed) as (keyof Settings)[] },
