@@ -172,6 +172,30 @@ export async function openDriftRig(name: string): Promise<DriftRig> {
   }
 }
 
+/**
+ * The built daemon's environment in `dir` (config, cache, state, a file key, the socket in `dir/run`),
+ * attesting for `audience`, with the poll once a year: a re-check a test sees is an event's.
+ */
+export function daemonEnv(dir: string, audience: string): NodeJS.ProcessEnv {
+  const configFile = join(dir, 'config.json');
+  writeFileSync(
+    configFile,
+    JSON.stringify({ schedule: { entries: [{ name: 'rare', cron: '0 0 1 1 *', checks: ['firewall'] }] } }),
+  );
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: dir,
+    NODE_OPTIONS: '',
+    POSTURE_CONFIG: configFile,
+    POSTURE_CACHE_DIR: join(dir, 'cache'),
+    POSTURE_STATE_DIR: join(dir, 'state'),
+    POSTURE_KEY_STORE: 'file',
+    POSTURE_KEY_FILE: join(dir, 'device-key.json'),
+    POSTURE_AUDIENCE: audience,
+    POSTURE_SOCKET: join(dir, 'run', 'api.sock'),
+  };
+}
+
 /** The running daemon and what a test asks of it. */
 export interface DriftDaemon {
   deviceId: string;
@@ -190,28 +214,11 @@ export interface DriftDaemon {
 
 /**
  * Enrolls from inside the namespace with `token` (through the bridge, under DROP) and starts the
- * built daemon there, attesting for `audience`, with the poll once a year (a re-check seen is an
- * event's). Resolves once it says the firewall is on and its startup push was accepted.
+ * built daemon there (`daemonEnv`). Resolves once it says the firewall is on and its startup push was accepted.
  */
 export async function startDriftDaemon(rig: DriftRig, token: string, audience: string): Promise<DriftDaemon> {
   const { dir, ns } = rig;
-  const configFile = join(dir, 'config.json');
-  writeFileSync(
-    configFile,
-    JSON.stringify({ schedule: { entries: [{ name: 'rare', cron: '0 0 1 1 *', checks: ['firewall'] }] } }),
-  );
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    HOME: dir,
-    NODE_OPTIONS: '',
-    POSTURE_CONFIG: configFile,
-    POSTURE_CACHE_DIR: join(dir, 'cache'),
-    POSTURE_STATE_DIR: join(dir, 'state'),
-    POSTURE_KEY_STORE: 'file',
-    POSTURE_KEY_FILE: join(dir, 'device-key.json'),
-    POSTURE_AUDIENCE: audience,
-    POSTURE_SOCKET: join(dir, 'run', 'api.sock'),
-  };
+  const env = daemonEnv(dir, audience);
   const enrolled = await posture(
     [
       'netns',
