@@ -11,8 +11,7 @@
 // Loopback only; every run is bounded by a proof file of fixed length and a duration.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, createPublicKey, verify } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -32,28 +31,17 @@ import {
   startRedis,
   waitPort,
 } from './lib.js';
+import { nginxInstalled, startNginx } from './nginx.js';
+import { call, startVerifier } from './verifier-process.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const CONNECTIONS = 16;
-const ADMIN = 'bench-admin-token';
 const WRK = '/usr/bin/wrk';
 const TASKSET = '/usr/bin/taskset';
 const pinned = availableParallelism() >= 2 && existsSync(TASKSET);
 /** argv that runs `cmd` on `cpu` when pinning is possible. */
 const on = (cpu, cmd, args) => (pinned ? [TASKSET, ['-c', String(cpu), cmd, ...args]] : [cmd, args]);
-
-function call(port, method, path, headers = {}, body) {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method, path, headers }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 console.log(
   `Verifier service: wrk ${CONNECTIONS} connections, ${RUNS} runs of ${SECONDS} s after a warm-up, median; ` +
@@ -225,43 +213,18 @@ if (floor) report1('HTTP floor: Fastify, one verify per request, no more', floor
  * in a file, and the bench's device enrolled through its API. `audiences` adds the proxies' URLs.
  */
 async function startService(name, stores, audiences = []) {
-  const port = await freePort();
-  const config = join(dir, `${name}.json`);
-  writeFileSync(
-    config,
-    JSON.stringify({
-      listen: { host: '127.0.0.1', port },
-      publicUrl: `http://127.0.0.1:${port}`,
-      audience: [`http://127.0.0.1:${port}`, ...audiences],
-      ...stores,
-      nonce: { secrets: ['bench-nonce-secret-0123456789abcdef0123'] },
-      adminTokenSha256: [createHash('sha256').update(ADMIN).digest('hex')],
-      // wrk (direct) and nginx both call from loopback with nginx's X-Original-* headers.
-      trustedProxies: [{ address: '127.0.0.1', proxy: 'nginx' }],
-      decisionLog: join(dir, `${name}-decisions.log`),
-    }),
-  );
-  const child = spawn(
-    ...on(0, process.execPath, [
-      ...(process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []),
-      'dist/verifier-service/main.js',
-      '--config',
-      config,
-    ]),
-    { stdio: 'inherit' },
-  );
-  await waitPort(port);
-  const token = JSON.parse(
-    (
-      await call(
-        port,
-        'POST',
-        '/v1/admin/enrollment-tokens',
-        { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-        '{}',
-      )
-    ).body,
-  ).token;
+  const service = await startVerifier({
+    dir,
+    name,
+    stores,
+    audiences,
+    // wrk (direct) and nginx both call from loopback with nginx's X-Original-* headers.
+    trusted: [{ address: '127.0.0.1', proxy: 'nginx' }],
+    argv: (cmd, args) => on(0, cmd, args),
+    nodeArgs: process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [],
+  });
+  const { port } = service;
+  const token = await service.enrollmentToken();
   const nonce = JSON.parse((await call(port, 'GET', '/v1/nonce')).body).nonce;
   const enrollProof = await signCompact(
     { alg: 'ES256', typ: 'posture-enroll+jwt', jwk: key.publicJwk },
@@ -286,16 +249,7 @@ async function startService(name, stores, audiences = []) {
       )
     ).body,
   ).deviceId;
-  return {
-    port,
-    pid: child.pid,
-    deviceId,
-    log: join(dir, `${name}-decisions.log`),
-    async stop() {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-    },
-  };
+  return { ...service, deviceId };
 }
 
 const nginxPort = await freePort();
@@ -333,32 +287,12 @@ row(
   'ratios to raw verify in this run (goal: no regression, ≈ 1.0)',
 );
 
-if (!only && existsSync('/usr/sbin/nginx')) {
-  const ndir = mkdtempSync(join(tmpdir(), 'bench-nginx-'));
-  writeFileSync(
-    join(ndir, 'nginx.conf'),
-    `worker_processes 1; error_log ${ndir}/error.log warn; pid ${ndir}/nginx.pid; events { worker_connections 1024; }
-http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/p; fastcgi_temp_path ${ndir}/f; uwsgi_temp_path ${ndir}/u; scgi_temp_path ${ndir}/s;
-  large_client_header_buffers 4 16k;
-  upstream verifier { server 127.0.0.1:${port}; keepalive 32; }
-  server { listen 127.0.0.1:${nginxPort};
-    location = /_posture { internal; proxy_pass http://verifier/v1/forward-auth; proxy_http_version 1.1; proxy_set_header Connection "";
-      proxy_pass_request_body off; proxy_set_header Content-Length ""; proxy_set_header X-Original-Method $request_method; proxy_set_header X-Original-URL $scheme://$http_host$request_uri; }
-    location / { auth_request /_posture; root ${ndir}/www; try_files /ok.txt =404; } } }`,
-  );
-  // Not "return 200": return runs before the access phase, so auth_request would never be asked.
-  mkdirSync(join(ndir, 'www'));
-  writeFileSync(join(ndir, 'www', 'ok.txt'), 'ok');
-  chmodSync(ndir, 0o755); // nginx workers run as nobody
-  chmodSync(join(ndir, 'www'), 0o755);
-  chmodSync(join(ndir, 'www', 'ok.txt'), 0o644);
-  const nginx = spawn(
-    ...on(1, '/usr/sbin/nginx', ['-p', ndir, '-c', join(ndir, 'nginx.conf'), '-g', 'daemon off;']),
-    {
-      stdio: 'inherit',
-    },
-  );
-  await waitPort(nginxPort);
+if (!only && nginxInstalled()) {
+  const nginx = await startNginx({
+    port: nginxPort,
+    verifierPort: port,
+    argv: (cmd, args) => on(1, cmd, args),
+  });
   const viaNginx = await measure('through nginx', {
     port: nginxPort,
     path: '/app/items',
@@ -368,7 +302,7 @@ http { access_log off; client_body_temp_path ${ndir}/b; proxy_temp_path ${ndir}/
     extraPids: () => childrenOf(nginx.pid),
     pushPort: port,
   });
-  nginx.kill('SIGTERM');
+  await nginx.stop();
   report1('forward-auth through nginx auth_request (device pushed)', viaNginx, floor);
 }
 

@@ -52,6 +52,8 @@ const settingsSchema = z
      * local-api.md "Who is asking"). Membership is what the kernel reports for the peer process.
      */
     adminGroups: z.array(groupName).max(32).optional(),
+    /** How often the daemon pushes its current attestation again while nothing changed (the heartbeat). */
+    heartbeatSeconds: z.number().int().min(10).max(3600).optional(),
   })
   .strict();
 
@@ -77,6 +79,8 @@ export interface AgentConfig {
   schedule: ScheduleConfig;
   /** Groups whose members are local API administrators besides root; none by default. */
   adminGroups: string[];
+  /** The daemon's heartbeat to the verifier, in seconds. */
+  heartbeatSeconds: number;
   platform: NodeJS.Platform;
   /** %SystemRoot% on Windows. */
   systemRoot: string;
@@ -184,6 +188,7 @@ export function loadConfig(inputs: ConfigInputs = {}): AgentConfig {
     socketPath: merged.socketPath ?? defaultSocketPath(platform),
     schedule: merged.schedule ?? DEFAULT_SCHEDULE,
     adminGroups: merged.adminGroups ?? [],
+    heartbeatSeconds: merged.heartbeatSeconds ?? 60,
     platform,
     systemRoot: env.SystemRoot ?? env.SYSTEMROOT ?? 'C:\\Windows',
     sources: { userFile, managedFile, managed: Object.keys(managed) as (keyof Settings)[] },

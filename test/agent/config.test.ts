@@ -60,6 +60,19 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...base, env: {}, readText: read })).toThrow(ConfigInvalidError);
   });
 
+  it('the daemon heartbeat: 60 s by default, a file may set 10 to 3600 s, anything else is ERR_CONFIG_INVALID', () => {
+    const managed = managedConfigPath('linux', {});
+    expect(loadConfig({ ...base, env: {}, readText: files({}) }).heartbeatSeconds).toBe(60);
+    expect(
+      loadConfig({ ...base, env: {}, readText: files({ [managed]: '{"heartbeatSeconds":300}' }) })
+        .heartbeatSeconds,
+    ).toBe(300);
+    for (const bad of ['5', '3601', '1.5', '"60"'])
+      expect(() =>
+        loadConfig({ ...base, env: {}, readText: files({ [managed]: `{"heartbeatSeconds":${bad}}` }) }),
+      ).toThrow(ConfigInvalidError);
+  });
+
   it('a bad environment value is ERR_CONFIG_INVALID', () => {
     expect(() =>
       loadConfig({ ...base, env: { POSTURE_PATCH_CACHE_TTL_MINUTES: 'abc' }, readText: files({}) }),

@@ -83,3 +83,28 @@ export async function startPostgres(): Promise<Postgres> {
   await start();
   return { url: `postgres://posture@127.0.0.1:${port}/postgres`, start, stop };
 }
+
+/**
+ * A PostgreSQL for the enclosing `describe`: started before its tests, stopped after them. Its `url`
+ * is read inside tests (it exists once `beforeAll` has run).
+ */
+export function postgresForSuite(): Postgres {
+  let pg: Postgres | undefined;
+  beforeAll(async () => {
+    pg = await startPostgres();
+  }, 60_000);
+  afterAll(async () => {
+    await pg?.stop();
+  });
+  const started = (): Postgres => {
+    if (!pg) throw new Error('PostgreSQL is not started yet: use it inside a test or a hook');
+    return pg;
+  };
+  return {
+    get url() {
+      return started().url;
+    },
+    start: () => started().start(),
+    stop: () => started().stop(),
+  };
+}

@@ -15,12 +15,10 @@ import type { PostureChecks } from '../../src/shared/posture.js';
 import { openPostgresStore } from '../../src/verifier-service/postgres-store.js';
 import { openSqliteStore } from '../../src/verifier-service/sqlite-store.js';
 import type { DeviceStore } from '../../src/verifier-service/store.js';
-import type { Postgres } from '../fakes/postgres.js';
-import { postgresAvailable, startPostgres } from '../fakes/postgres.js';
+import { postgresAvailable, postgresForSuite } from '../fakes/postgres.js';
 import { compliantChecks, report } from '../helpers/device.js';
 import { APP_AUDIENCE, enrollKey, enrollmentToken, testService } from '../helpers/service.js';
 import { describeWith } from '../helpers/real-part.js';
-
 
 const DAY = 86_400_000;
 const URL_ = 'https://app.example.com/reports';
@@ -169,13 +167,7 @@ describe('sqlite store file from before the record existed', () => {
 
 const describePg = describeWith('PostgreSQL', postgresAvailable());
 describePg('with a real PostgreSQL', () => {
-  let pg: Postgres;
-  beforeAll(async () => {
-    pg = await startPostgres();
-  }, 60_000);
-  afterAll(async () => {
-    await pg.stop();
-  });
+  const pg = postgresForSuite();
   serviceContract('postgres', async () => openPostgresStore(pg.url));
 
   it('two replicas: the first report wins, the other replica sees it and does not write', async () => {

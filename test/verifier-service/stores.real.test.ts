@@ -15,8 +15,7 @@ import { openPostgresStore } from '../../src/verifier-service/postgres-store.js'
 import { openRedisReplayStore } from '../../src/verifier-service/redis-replay.js';
 import { openSqliteStore } from '../../src/verifier-service/sqlite-store.js';
 import type { DeviceStore } from '../../src/verifier-service/store.js';
-import type { Postgres } from '../fakes/postgres.js';
-import { postgresAvailable, startPostgres } from '../fakes/postgres.js';
+import { postgresAvailable, postgresForSuite } from '../fakes/postgres.js';
 import type { RedisServer } from '../fakes/redis.js';
 import { redisAvailable, startRedis } from '../fakes/redis.js';
 import { report } from '../helpers/device.js';
@@ -330,13 +329,7 @@ const describePg = describeWith('PostgreSQL', postgresAvailable());
 const describeRedis = describeWith('Redis', redisAvailable());
 
 describePg('with a real PostgreSQL', () => {
-  let pg: Postgres;
-  beforeAll(async () => {
-    pg = await startPostgres();
-  }, 60_000);
-  afterAll(async () => {
-    await pg.stop();
-  });
+  const pg = postgresForSuite();
   storeContract('postgres', async () => openPostgresStore(pg.url));
 
   it('on PostgreSQL over HTTP: rotating into a held key is 409 key_in_use; a lost connection is 503 store_unavailable with its code', async () => {

@@ -98,7 +98,13 @@ export class PostureDaemon {
       connect:
         deps.verifierClient ??
         ((serverUrl, onOutcome) =>
-          createVerifierClient({ serverUrl, onOutcome, ...(deps.fetch ? { fetch: deps.fetch } : {}) })),
+          createVerifierClient({
+            serverUrl,
+            onOutcome,
+            // Read when a client is made: a reload applies from the next verifier link.
+            heartbeatMs: this.config.heartbeatSeconds * 1000,
+            ...(deps.fetch ? { fetch: deps.fetch } : {}),
+          })),
     });
     this.attestation = new AttestationKeeper({
       log: deps.log,

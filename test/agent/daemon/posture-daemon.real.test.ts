@@ -8,7 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request, type IncomingMessage } from 'node:http';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -19,6 +19,7 @@ import {
 } from '../../../src/shared/local-api.js';
 import { canUseNetns, createNetns, IP } from '../../fakes/namespace-host.js';
 import { assertBuilt, CLI, posture } from '../../helpers/cli.js';
+import { daemonEnv as sharedDaemonEnv, waitFor } from './drift-rig.js';
 import { describeWithPart, executable } from './real-parts.js';
 
 const DROP = 'table inet f {\n chain input { type filter hook input priority 0; policy drop; }\n}\n';
@@ -31,28 +32,7 @@ interface LogLine {
   attestation?: string;
 }
 
-function daemonEnv(dir: string): NodeJS.ProcessEnv {
-  const config = join(dir, 'config.json');
-  // The poll runs once a year: a re-check seen in the test is an event's.
-  writeFileSync(
-    config,
-    JSON.stringify({
-      schedule: { entries: [{ name: 'rare', cron: '0 0 1 1 *', checks: ['firewall'] }] },
-    }),
-  );
-  return {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    HOME: dir,
-    NODE_OPTIONS: '',
-    POSTURE_CONFIG: config,
-    POSTURE_CACHE_DIR: join(dir, 'cache'),
-    POSTURE_STATE_DIR: join(dir, 'state'),
-    POSTURE_KEY_STORE: 'file',
-    POSTURE_KEY_FILE: join(dir, 'device-key.json'),
-    POSTURE_AUDIENCE: 'https://verifier.example',
-    POSTURE_SOCKET: join(dir, 'run', 'api.sock'),
-  };
-}
+const daemonEnv = (dir: string) => sharedDaemonEnv(dir, 'https://verifier.example');
 
 async function status(env: NodeJS.ProcessEnv): Promise<StatusResponse | undefined> {
   const r = await posture(['status', '--json'], env);
@@ -61,20 +41,6 @@ async function status(env: NodeJS.ProcessEnv): Promise<StatusResponse | undefine
 
 const firewallOf = (s: StatusResponse | undefined) =>
   s?.status.posture?.checks.find((c) => c.check === 'firewall');
-
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
-  ms = 120_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 describe('posture status without a daemon', () => {
   beforeAll(assertBuilt);
