@@ -102,10 +102,10 @@ export const EXIT_MEANINGS: readonly (readonly [ExitCode, string])[] = [
   ],
   [
     EXIT.noDaemon,
-    '"status", or "headers"/"run"/"attest" with --require-daemon: no daemon answers on the local API socket, or not as expected [ERR_DAEMON_NOT_RUNNING, ERR_DAEMON_BAD_ANSWER]',
+    '"status", or "headers"/"run"/"attest"/"enroll"/"key rotate" with --require-daemon: no daemon answers on the local API socket, or not as expected [ERR_DAEMON_NOT_RUNNING, ERR_DAEMON_BAD_ANSWER]',
   ],
   [
     EXIT.daemonRefused,
-    '"headers", "run", "attest": the daemon answered but signed nothing: it holds no current attestation (starting, not enrolled and no audience, the key cannot sign; "posture status" says why) or refused the request (rate limited) [ERR_DAEMON_NO_ATTESTATION, ERR_DAEMON_REFUSED]',
+    '"headers", "run", "attest": the daemon answered but signed nothing: it holds no current attestation (starting, not enrolled and no audience, the key cannot sign; "posture status" says why) or refused the request (rate limited); "enroll", "key rotate" while the daemon runs: the caller is not root or in adminGroups [ERR_DAEMON_NO_ATTESTATION, ERR_DAEMON_REFUSED]',
   ],
 ];

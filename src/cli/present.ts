@@ -9,6 +9,9 @@ import { PostureError } from '../shared/errors.js';
 import { ATTESTATION_HEADER, PROOF_HEADER } from '../shared/claims.js';
 import { HTTP_METHOD, isSignableUrl } from '../shared/local-api.js';
 import { runAttached } from '../host/exec.js';
+import { requestDaemonEnroll, requestDaemonRotate } from '../agent/daemon/status-client.js';
+import type { DaemonFlags } from './via-daemon.js';
+import { viaDaemon } from './via-daemon.js';
 
 const HEADERS_PLACEHOLDER = '@posture-headers';
 
@@ -68,6 +71,9 @@ function signerFor(config: AgentConfig, flags: SignerFlags): SignerDeps {
 const NO_DAEMON_FLAG =
   'sign in this process with this user\u2019s key, without asking the agent\u2019s daemon';
 const REQUIRE_DAEMON_FLAG = 'only the agent\u2019s daemon signs: no daemon → exit 11, no fallback';
+const NO_DAEMON_ADMIN_FLAG =
+  'do it in this process with this user\u2019s key and state, without asking the agent\u2019s daemon';
+const REQUIRE_DAEMON_ADMIN_FLAG = 'only through the agent\u2019s daemon: no daemon → exit 11';
 
 export function registerPresentCommands(program: Command): void {
   const key = program.command('key').description('the device key that signs attestations');
@@ -101,9 +107,28 @@ export function registerPresentCommands(program: Command): void {
       '--force-new',
       'the current key is lost or revoked: make a new one without a rotation statement (the device must enroll again)',
     )
+    .option('--no-daemon', NO_DAEMON_ADMIN_FLAG)
+    .option('--require-daemon', REQUIRE_DAEMON_ADMIN_FLAG)
     .option('--json', 'print JSON')
-    .action(async (opts: { json?: boolean; forceNew?: boolean }) => {
-      const r = await createAgent({ config: loadConfig() }).rotate({ forceNew: opts.forceNew === true });
+    .action(async (opts: { json?: boolean; forceNew?: boolean } & DaemonFlags) => {
+      const config = loadConfig();
+      const served = await viaDaemon(opts, () =>
+        requestDaemonRotate(config.socketPath, { forceNew: opts.forceNew === true }),
+      );
+      if (served) {
+        if (served.notSent)
+          process.stderr.write(
+            `posture: the verifier was not told yet (${served.notSent}); the agent service keeps the previous key until it is.\n`,
+          );
+        const { apiVersion: _version, ...answer } = served;
+        print(
+          opts.json,
+          { ...answer, via: 'daemon' },
+          `new key     ${served.keyId}${served.keyProtection ? ` (${served.keyProtection})` : ''}, made by the agent service`,
+        );
+        return;
+      }
+      const r = await createAgent({ config }).rotate({ forceNew: opts.forceNew === true });
       if (r.notSent)
         process.stderr.write(
           `posture: the verifier was not told yet (${r.notSent}); the previous key is kept until it is. Enroll again if this persists.\n`,
@@ -116,6 +141,7 @@ export function registerPresentCommands(program: Command): void {
         statement: r.statement ?? null,
         verifierUpdated: r.verifierUpdated,
         previousKeyKept: r.previousKept,
+        via: 'process',
       };
       print(
         opts.json,
@@ -141,21 +167,44 @@ export function registerPresentCommands(program: Command): void {
       '--new-key-if-revoked',
       'when the verifier says this device key is revoked (and kept the token unused), make a new key and enroll it',
     )
+    .option('--no-daemon', NO_DAEMON_ADMIN_FLAG)
+    .option('--require-daemon', REQUIRE_DAEMON_ADMIN_FLAG)
     .option('--json', 'print JSON')
-    .action(async (opts: { server: string; token: string; json?: boolean; newKeyIfRevoked?: boolean }) => {
-      const server = serverUrl(opts.server);
-      const e = await createAgent({ config: loadConfig() }).enroll({
-        server,
-        token: opts.token,
-        newKeyIfRevoked: opts.newKeyIfRevoked === true,
-      });
-      if (e.newKey) process.stderr.write(`posture: key ${e.revokedKid} was revoked; enrolled a new key\n`);
-      print(
-        opts.json,
-        e,
-        `enrolled as ${e.deviceId} with ${e.server} (key ${e.kid}${e.newKey ? ', new' : ''}); status ${e.status}`,
-      );
-    });
+    .action(
+      async (
+        opts: { server: string; token: string; json?: boolean; newKeyIfRevoked?: boolean } & DaemonFlags,
+      ) => {
+        const server = serverUrl(opts.server);
+        const config = loadConfig();
+        const served = await viaDaemon(opts, () =>
+          requestDaemonEnroll(config.socketPath, {
+            token: opts.token,
+            verifierUrl: server,
+            newKeyIfRevoked: opts.newKeyIfRevoked === true,
+          }),
+        );
+        if (served) {
+          const { apiVersion: _version, ...answer } = served;
+          print(
+            opts.json,
+            { ...answer, server, via: 'daemon' },
+            `enrolled as ${served.deviceId} with ${server} by the agent service (key protection ${served.keyProtection})`,
+          );
+          return;
+        }
+        const e = await createAgent({ config }).enroll({
+          server,
+          token: opts.token,
+          newKeyIfRevoked: opts.newKeyIfRevoked === true,
+        });
+        if (e.newKey) process.stderr.write(`posture: key ${e.revokedKid} was revoked; enrolled a new key\n`);
+        print(
+          opts.json,
+          { ...e, via: 'process' },
+          `enrolled as ${e.deviceId} with ${e.server} (key ${e.kid}${e.newKey ? ', new' : ''}); status ${e.status}`,
+        );
+      },
+    );
 
   program
     .command('attest')

@@ -99,6 +99,14 @@ export const localApiErrorSchema = z
     supportedVersions: z.array(z.number().int()).optional(),
     /** rate_limited: when to try again. */
     retryAfterMs: z.number().int().nonnegative().optional(),
+    /**
+     * unavailable, when the agent core refused (enroll, rotate): its stable code, e.g.
+     * `ERR_DEVICE_REVOKED`, so a client shows the same outcome (and exit code) as in-process work.
+     */
+    agentCode: z
+      .string()
+      .regex(/^ERR_[A-Z0-9_]{1,60}$/)
+      .optional(),
   })
   .strict();
 export type LocalApiError = z.infer<typeof localApiErrorSchema>;
@@ -219,6 +227,11 @@ export const enrollRequestSchema = z
       .url({ protocol: /^https?$/ })
       .max(2048)
       .optional(),
+    /**
+     * When the verifier says the device key is revoked (and keeps the token unused): make a new key
+     * and enroll it. Default true (the tray's flow); `posture enroll` sends its --new-key-if-revoked.
+     */
+    newKeyIfRevoked: z.boolean().optional(),
   })
   .strict();
 export type EnrollRequest = z.infer<typeof enrollRequestSchema>;
@@ -228,9 +241,24 @@ export const enrollResponseSchema = z
   .strict();
 export type EnrollResponse = z.infer<typeof enrollResponseSchema>;
 
-export const rotateRequestSchema = z.object({ apiVersion: version }).strict();
+export const rotateRequestSchema = z
+  .object({
+    apiVersion: version,
+    /** The current key is lost or revoked: a new key without a rotation statement (enroll again). */
+    forceNew: z.boolean().optional(),
+  })
+  .strict();
 export type RotateRequest = z.infer<typeof rotateRequestSchema>;
-export const rotateResponseSchema = z.object({ apiVersion: version, keyId: z.string() }).strict();
+export const rotateResponseSchema = z
+  .object({
+    apiVersion: version,
+    keyId: z.string(),
+    /** Where the new key is kept (tpm, keychain, file, …); absent from daemons before it was added. */
+    keyProtection: z.string().optional(),
+    /** Why the verifier was not told yet, when it was not (the previous key is kept until it is). */
+    notSent: z.string().optional(),
+  })
+  .strict();
 export type RotateResponse = z.infer<typeof rotateResponseSchema>;
 
 export const reloadRequestSchema = z.object({ apiVersion: version }).strict();

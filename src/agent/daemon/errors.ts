@@ -41,6 +41,8 @@ export class LocalApiFailure extends PostureError {
     message: string,
     /** rate_limited: when to try again. */
     readonly retryAfterMs?: number,
+    /** unavailable because the agent core refused: its code (ERR_DEVICE_REVOKED, …). */
+    readonly agentCode?: string,
   ) {
     super(code, message);
   }

@@ -79,16 +79,22 @@ export function daemonHandlers(
           'name the verifier (verifierUrl): this device is enrolled nowhere yet',
         );
       const outcome = await coded(() =>
-        agent.enroll({ server, token: request.token, newKeyIfRevoked: true }),
+        agent.enroll({ server, token: request.token, newKeyIfRevoked: request.newKeyIfRevoked ?? true }),
       );
       const key = await coded(() => agent.key());
       await daemon.identityChanged();
       return { deviceId: outcome.deviceId, keyProtection: key.protection };
     },
-    async rotate() {
-      const outcome = await coded(() => daemon.currentAgent().rotate({ forceNew: false }));
+    async rotate(request) {
+      const outcome = await coded(() =>
+        daemon.currentAgent().rotate({ forceNew: request.forceNew === true }),
+      );
       await daemon.identityChanged();
-      return { keyId: outcome.active.kid };
+      return {
+        keyId: outcome.active.kid,
+        keyProtection: outcome.active.protection,
+        ...(outcome.notSent ? { notSent: outcome.notSent } : {}),
+      };
     },
     reload: () => coded(() => daemon.reload()),
   };
@@ -118,7 +124,7 @@ async function coded<T>(work: () => Promise<T>): Promise<T> {
   } catch (error) {
     if (error instanceof LocalApiFailure) throw error;
     if (error instanceof PostureError)
-      throw new LocalApiFailure('unavailable', `${error.message} [${error.code}]`);
+      throw new LocalApiFailure('unavailable', `${error.message} [${error.code}]`, undefined, error.code);
     throw error;
   }
 }

@@ -26,6 +26,7 @@ import type {
   RecheckRequest,
   RecheckResponse,
   ReloadResponse,
+  RotateRequest,
   RotateResponse,
 } from '../../shared/local-api.js';
 import {
@@ -49,7 +50,7 @@ export interface LocalApiHandlers {
   status(): DaemonStatus;
   recheck(request: RecheckRequest): Promise<Omit<RecheckResponse, 'apiVersion'>>;
   enroll(request: EnrollRequest): Promise<Omit<EnrollResponse, 'apiVersion'>>;
-  rotate(): Promise<Omit<RotateResponse, 'apiVersion'>>;
+  rotate(request: RotateRequest): Promise<Omit<RotateResponse, 'apiVersion'>>;
   reload(): Promise<Omit<ReloadResponse, 'apiVersion'>>;
   /** The device's attestation for an audience (any local user: it speaks for the device). */
   attestation(request: AttestationRequest, who: Asker): Promise<Omit<AttestationResponse, 'apiVersion'>>;
@@ -260,7 +261,7 @@ function dispatch(
     case 'enroll':
       return handlers.enroll(value as EnrollRequest);
     case 'rotate':
-      return handlers.rotate();
+      return handlers.rotate(value as RotateRequest);
     default:
       return handlers.reload();
   }
@@ -272,12 +273,10 @@ async function callHandler(response: ServerResponse, run: () => Promise<object>)
     result = await run();
   } catch (error) {
     if (error instanceof LocalApiFailure)
-      return sendError(
-        response,
-        error.code,
-        error.message,
-        error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {},
-      );
+      return sendError(response, error.code, error.message, {
+        ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}),
+        ...(error.agentCode !== undefined ? { agentCode: error.agentCode } : {}),
+      });
     return sendError(response, 'unavailable', 'the daemon could not do this now; see its log');
   }
   sendJson(response, 200, { apiVersion: LOCAL_API_VERSION, ...result });

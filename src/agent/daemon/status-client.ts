@@ -1,6 +1,7 @@
 /**
  * The client side of the local API socket: `GET /v1/status` for `posture status`, and
- * `POST /v1/headers` / `POST /v1/attestation` for `posture headers|run|attest` and the SDK.
+ * `POST /v1/headers` / `POST /v1/attestation` for `posture headers|run|attest` and the SDK,
+ * `POST /v1/admin/enroll` / `POST /v1/admin/rotate` for `posture enroll` and `posture key rotate`.
  * No daemon there (no socket, ECONNREFUSED, not a socket): ERR_DAEMON_NOT_RUNNING, the one case a
  * client may fall back to signing in process. The daemon's own coded refusal: ERR_DAEMON_NO_ATTESTATION
  * (`no_attestation`) or ERR_DAEMON_REFUSED (any other local API code, named in `localCode`); an
@@ -11,17 +12,23 @@ import type { ZodType } from 'zod';
 import type {
   AttestationRequest,
   AttestationResponse,
+  EnrollRequest,
+  EnrollResponse,
   HeadersRequest,
   HeadersResponse,
   LocalApiErrorCode,
+  RotateRequest,
+  RotateResponse,
   StatusResponse,
 } from '../../shared/local-api.js';
 import {
   attestationResponseSchema,
+  enrollResponseSchema,
   headersResponseSchema,
   LOCAL_API_ENDPOINTS,
   LOCAL_API_VERSION,
   localApiErrorSchema,
+  rotateResponseSchema,
   statusResponseSchema,
 } from '../../shared/local-api.js';
 import { DaemonError } from './errors.js';
@@ -33,6 +40,8 @@ export class DaemonRefusal extends DaemonError {
   constructor(
     readonly localCode: LocalApiErrorCode,
     message: string,
+    /** The agent core's own code when it refused (enroll, rotate): ERR_DEVICE_REVOKED, … */
+    readonly agentCode?: string,
   ) {
     super(
       localCode === 'no_attestation' ? 'ERR_DAEMON_NO_ATTESTATION' : 'ERR_DAEMON_REFUSED',
@@ -68,9 +77,27 @@ export function requestDaemonAttestation(
   return postToDaemon(socketPath, 'attestation', body, attestationResponseSchema, timeoutMs);
 }
 
+/** Enrolls the device through the daemon (an administrator's request: root or adminGroups). */
+export function requestDaemonEnroll(
+  socketPath: string,
+  body: Omit<EnrollRequest, 'apiVersion'>,
+  timeoutMs = 60_000,
+): Promise<EnrollResponse> {
+  return postToDaemon(socketPath, 'enroll', body, enrollResponseSchema, timeoutMs);
+}
+
+/** Rotates the daemon's device key (an administrator's request). */
+export function requestDaemonRotate(
+  socketPath: string,
+  body: Omit<RotateRequest, 'apiVersion'>,
+  timeoutMs = 60_000,
+): Promise<RotateResponse> {
+  return postToDaemon(socketPath, 'rotate', body, rotateResponseSchema, timeoutMs);
+}
+
 function postToDaemon<T>(
   socketPath: string,
-  endpoint: 'headers' | 'attestation',
+  endpoint: 'headers' | 'attestation' | 'enroll' | 'rotate',
   body: object,
   schema: ZodType<T>,
   timeoutMs: number,
@@ -151,7 +178,8 @@ function answerOf<T>(status: number | undefined, body: string, schema: ZodType<T
   const json: unknown = JSON.parse(body);
   if (status === 200) return schema.parse(json);
   const refusal = localApiErrorSchema.safeParse(json);
-  if (refusal.success) throw new DaemonRefusal(refusal.data.error, refusal.data.message.slice(0, 500));
+  if (refusal.success)
+    throw new DaemonRefusal(refusal.data.error, refusal.data.message.slice(0, 500), refusal.data.agentCode);
   throw new Error(`HTTP ${status}: ${body.slice(0, 200)}`);
 }
 

@@ -126,15 +126,32 @@ describeWithPart(
       const noneAttest = await posture(['attest', '--json'], env);
       expect(noneAttest.code).toBe(12);
 
-      // Enrolled through the daemon's local API (root is its administrator): it signs and pushes.
-      const enrolled = await callApi(
-        socket,
-        'POST',
-        '/v1/admin/enroll',
-        JSON.stringify({ apiVersion: 1, token: await enrollmentToken(svc.call), verifierUrl: publicUrl }),
-      );
-      expect(enrolled.status).toBe(200);
-      const deviceId = (enrolled.body as { deviceId: string }).deviceId;
+      // `posture enroll` while the daemon runs: the daemon enrolls (its key, its state), for root
+      // only. Another user is refused (exit 12) without the token being used or a key being made.
+      const token = await enrollmentToken(svc.call);
+      const asUser = (args: string[]) =>
+        posture(
+          [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, CLI, ...args],
+          env,
+          SETPRIV,
+        );
+      const refused = await asUser(['enroll', '--server', publicUrl, '--token', token, '--json']);
+      expect(refused.code).toBe(12);
+      expect(JSON.parse(refused.stdout)).toMatchObject({ error: { code: 'ERR_DAEMON_REFUSED' } });
+      const enrolledCli = await posture(['enroll', '--server', publicUrl, '--token', token, '--json'], env);
+      expect(enrolledCli.code).toBe(0);
+      const enrolled = JSON.parse(enrolledCli.stdout) as {
+        deviceId: string;
+        via: string;
+        keyProtection: string;
+      };
+      expect(enrolled).toMatchObject({ via: 'daemon', keyProtection: 'file', server: publicUrl });
+      const deviceId = enrolled.deviceId;
+      // The token is spent now: the daemon's refusal carries the agent's own code (same exit as in process).
+      const again = await posture(['enroll', '--server', publicUrl, '--token', token, '--json'], env);
+      expect(again.code).not.toBe(0);
+      expect(JSON.parse(again.stdout).error.code).toMatch(/^ERR_/);
+      expect(JSON.parse(again.stdout).error.code).not.toBe('ERR_DAEMON_REFUSED');
       await waitFor('an accepted push', () =>
         logs.find((l) => l.event === 'push' && l.outcome === 'accepted'),
       );
@@ -193,6 +210,24 @@ describeWithPart(
         claims: { aud: string; sub: string };
       };
       expect(attested).toMatchObject({ signedBy: 'daemon', claims: { aud: publicUrl, sub: deviceId } });
+
+      // `posture key rotate` while the daemon runs: the daemon rotates (root only); its next
+      // attestation is signed with the new key and accepted for the same device.
+      const rotateRefused = await asUser(['key', 'rotate', '--json']);
+      expect(rotateRefused.code).toBe(12);
+      const rotatedCli = await posture(['key', 'rotate', '--json'], env);
+      expect(rotatedCli.code).toBe(0);
+      const rotated = JSON.parse(rotatedCli.stdout) as { keyId: string; via: string };
+      expect(rotated.via).toBe('daemon');
+      await waitFor('headers signed with the rotated key', async () => {
+        const r = await posture(['headers', '--url', url, '--json'], env);
+        if (r.code !== 0) return undefined;
+        const h = JSON.parse(r.stdout) as HeadersJson;
+        const decision = await verify('GET', url, h.headers);
+        return decision.allowed && decision.device?.id === deviceId ? true : undefined;
+      });
+      const keyShown = JSON.parse((await posture(['key', 'show', '--json'], env)).stdout) as { kid: string };
+      expect(keyShown.kid).toBe(rotated.keyId);
 
       // Hostile requests to the new endpoints, from the second user: coded errors, nothing signed.
       const code = (answer: { body: Record<string, unknown> }) =>
