@@ -7,8 +7,8 @@
  *
  * - Only the latest state is kept: an attestation submitted while another waits (for a retry, or
  *   behind a request in flight) replaces it; the older one is never sent afterwards.
- * - An unreachable verifier (network error, timeout, 429, 5xx, an answer that is not the verifier's)
- *   is retried with exponential backoff and jitter (half the delay fixed, half random), up to
+ * - An unreachable verifier (network error, timeout, 429, 5xx, an answer that is not the verifier's:
+ *   not JSON, another shape, larger than 64 KiB — read no further) is retried with exponential backoff and jitter (half the delay fixed, half random), up to
  *   `maxBackoffMs`; a newer attestation is sent at once, and the backoff goes on from where it was.
  * - A refusal by the verifier (another 4xx: superseded, revoked, a bad proof) is reported with its
  *   code and not retried; the next attestation or heartbeat tries again.
@@ -65,6 +65,8 @@ export interface VerifierClientOptions {
   maxBackoffMs?: number;
   /** Per request (default 10 s). */
   requestTimeoutMs?: number;
+  /** The largest answer read (default 64 KiB): the verifier's are a few hundred bytes. */
+  maxBodyBytes?: number;
   /** Every outcome, for the daemon's status and logs. */
   onOutcome?(outcome: PushOutcome): void;
 }
@@ -182,8 +184,9 @@ class PushLoop implements VerifierClient {
       const timeout = (error as { name?: string }).name === 'TimeoutError';
       return this.retry(timeout ? 'timeout' : 'network');
     }
-    const body = await res.json().catch(() => undefined);
+    const body = await boundedJson(res, this.o.maxBodyBytes ?? MAX_BODY_BYTES);
     if (res.status === 429 || res.status >= 500) return this.retry('status', res.status);
+    if (body === TOO_LARGE) return this.retry('invalid_response', res.status);
     if (res.status === 200) {
       const decision = asDecision(body);
       return decision ? { kind: 'accepted', at, heartbeat, decision } : this.retry('invalid_response', 200);
@@ -232,6 +235,40 @@ class PushLoop implements VerifierClient {
     } catch {
       // A listener that fails changes nothing here.
     }
+  }
+}
+
+/** A verifier's answer is small; anything larger is not one (and must not fill the memory). */
+const MAX_BODY_BYTES = 64 * 1024;
+const TOO_LARGE = Symbol('too large');
+
+/**
+ * The answer's JSON, read up to `max` bytes: `TOO_LARGE` beyond (the rest is not read: the
+ * connection is cancelled), undefined when it is not JSON or the connection fails meanwhile.
+ */
+async function boundedJson(res: Response, max: number): Promise<unknown> {
+  if (!res.body) return undefined;
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > max) {
+        await reader.cancel().catch(() => undefined);
+        return TOO_LARGE;
+      }
+      chunks.push(value);
+    }
+  } catch {
+    return undefined;
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+  } catch {
+    return undefined;
   }
 }
 
