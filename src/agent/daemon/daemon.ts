@@ -250,6 +250,7 @@ export class PostureDaemon {
     const posture = policy ? statusPosture(this.agent.evaluate(this.report, policy.policy)) : before;
     const changes = posture ? verdictChanges(before, posture) : [];
     const changed = observationsChanged(previous, this.report, batch.checks);
+    await this.resumeRotation();
     const attestation = await this.attestation.refresh({
       agent: this.agent,
       config: this.config,
@@ -258,6 +259,9 @@ export class PostureDaemon {
     });
     const trigger = batch.triggers[0];
     this.judged = policy !== undefined;
+    // Read before the status is built: a push outcome arriving meanwhile must not leave a
+    // problem listed under a state computed without it.
+    const enrollment = await this.enrollmentStatus();
     this.status = {
       ...this.status,
       state: this.runningState(),
@@ -268,7 +272,7 @@ export class PostureDaemon {
         finishedAt: this.now().toISOString(),
       },
       attestation: this.attestation.summary(),
-      enrollment: await this.enrollmentStatus(),
+      enrollment,
       problems: [...this.problems.values()],
     };
     this.server?.publishStatus(this.status);
@@ -282,6 +286,26 @@ export class PostureDaemon {
       attestation,
       durationMs: Date.now() - started,
     });
+  }
+
+  /**
+   * A key rotation the verifier missed (killed mid-rotation, or it was unreachable) is sent again
+   * before signing: else the attestation names a key the verifier does not know.
+   */
+  private async resumeRotation(): Promise<void> {
+    const resumed = await this.agent
+      .resumeRotation()
+      .catch((error: unknown) => ({ outcome: 'not_sent', reason: describeError(error) }) as const);
+    if (resumed.outcome === 'none') return;
+    if (resumed.outcome === 'finished') {
+      this.attestation.forget();
+      this.setProblem('rotation_not_acknowledged', undefined);
+      this.deps.log('rotation_resumed', { kid: resumed.kid });
+      return;
+    }
+    const message = `the verifier has not acknowledged the key rotation: ${resumed.reason}`;
+    this.setProblem('rotation_not_acknowledged', message);
+    this.deps.log('problem', { code: 'rotation_not_acknowledged', detail: resumed.reason });
   }
 
   private async enrollmentStatus(): Promise<DaemonStatus['enrollment']> {
