@@ -9,6 +9,7 @@ export type LogEvent =
   | 'attestation_failed'
   | 'push'
   | 'push_skipped'
+  | 'rotation_resumed'
   | 'problem'
   | 'reloaded'
   | 'reload_failed'
