@@ -184,6 +184,14 @@ export class PostureDaemon {
     });
   }
 
+  /** An administrator's enroll or rotate ended: a failure is logged and shown until one works. */
+  actionEnded(action: 'enroll' | 'rotate', error?: unknown): void {
+    const code = `${action}_failed`;
+    if (error === undefined) return this.setProblem(code, undefined, { publish: true });
+    this.deps.log('problem', { code, error: describeError(error) });
+    this.setProblem(code, `${action} failed: ${describeError(error)}`, { publish: true });
+  }
+
   /**
    * The policy source for the verifier this device is enrolled with. An enrollment record that
    * cannot be read is not "no verifier": no policy then (fail closed), never the built-in one.

@@ -5,7 +5,7 @@
  */
 import { PostureError } from '../../shared/errors.js';
 import type { CheckId } from '../../shared/posture.js';
-import type { DaemonStatus } from '../../shared/local-api.js';
+import type { DaemonStatus, EnrollRequest } from '../../shared/local-api.js';
 import type { Agent } from '../agent.js';
 import { LocalApiFailure } from './errors.js';
 import type { Trigger } from './events/trigger.js';
@@ -18,6 +18,8 @@ export interface DaemonControl {
   trigger(trigger: Trigger): { coalesced: boolean; checks: CheckId[] };
   reload(): Promise<{ reloadedAt: string; changed: string[] }>;
   identityChanged(): Promise<void>;
+  /** An administrator's action ended: logged and shown as a problem when it failed, cleared when it worked. */
+  actionEnded(action: 'enroll' | 'rotate', error?: unknown): void;
 }
 
 export function daemonHandlers(daemon: DaemonControl): LocalApiHandlers {
@@ -30,28 +32,45 @@ export function daemonHandlers(daemon: DaemonControl): LocalApiHandlers {
         at: new Date().toISOString(),
         detail: 'local API re-check',
       }),
-    async enroll(request) {
-      const agent = daemon.currentAgent();
-      const server = request.verifierUrl ?? (await agent.enrollment().catch(() => undefined))?.server;
-      if (!server)
-        throw new LocalApiFailure(
-          'malformed_request',
-          'name the verifier (verifierUrl): this device is enrolled nowhere yet',
-        );
-      const outcome = await coded(() =>
-        agent.enroll({ server, token: request.token, newKeyIfRevoked: true }),
-      );
-      const key = await coded(() => agent.key());
-      await daemon.identityChanged();
-      return { deviceId: outcome.deviceId, keyProtection: key.protection };
-    },
-    async rotate() {
-      const outcome = await coded(() => daemon.currentAgent().rotate({ forceNew: false }));
-      await daemon.identityChanged();
-      return { keyId: outcome.active.kid };
-    },
+    enroll: (request) => noted(daemon, 'enroll', () => enroll(daemon, request)),
+    rotate: () =>
+      noted(daemon, 'rotate', async () => {
+        const outcome = await coded(() => daemon.currentAgent().rotate({ forceNew: false }));
+        await daemon.identityChanged();
+        return { keyId: outcome.active.kid };
+      }),
     reload: () => coded(() => daemon.reload()),
   };
+}
+
+async function enroll(daemon: DaemonControl, request: EnrollRequest) {
+  const agent = daemon.currentAgent();
+  const server = request.verifierUrl ?? (await agent.enrollment().catch(() => undefined))?.server;
+  if (!server)
+    throw new LocalApiFailure(
+      'malformed_request',
+      'name the verifier (verifierUrl): this device is enrolled nowhere yet',
+    );
+  const outcome = await coded(() => agent.enroll({ server, token: request.token, newKeyIfRevoked: true }));
+  const key = await coded(() => agent.key());
+  await daemon.identityChanged();
+  return { deviceId: outcome.deviceId, keyProtection: key.protection };
+}
+
+/** Runs an administrator's action and tells the daemon how it ended (a full disk, a verifier away…). */
+async function noted<T>(
+  daemon: DaemonControl,
+  action: 'enroll' | 'rotate',
+  work: () => Promise<T>,
+): Promise<T> {
+  try {
+    const result = await work();
+    daemon.actionEnded(action);
+    return result;
+  } catch (error) {
+    daemon.actionEnded(action, error);
+    throw error;
+  }
 }
 
 /** A coded failure of the agent core answered as `unavailable` naming its code (never a stack). */

@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { validatePolicy } from '../../../src/shared/policy.js';
-import { posture } from '../../helpers/cli.js';
+import { CLI, posture } from '../../helpers/cli.js';
 import {
   admin,
   APP_AUDIENCE,
@@ -58,21 +58,33 @@ export interface EnrolledDevice {
   remove(): void;
 }
 
-/** A fresh device folder, enrolled with the verifier through the tap (`posture enroll`). */
-export async function enrolledDevice(v: VerifierBehindTap, name: string): Promise<EnrolledDevice> {
+/**
+ * A fresh device folder, enrolled with the verifier through the tap (`posture enroll`). `prepare`
+ * runs first and may change the environment (another state folder); `wrap` is put before the
+ * enroll command and is the daemon's default wrap (a namespace to enter).
+ */
+export async function enrolledDevice(
+  v: VerifierBehindTap,
+  name: string,
+  options: { prepare?: (dir: string) => Promise<NodeJS.ProcessEnv>; wrap?: string[] } = {},
+): Promise<EnrolledDevice> {
   const dir = mkdtempSync(
     join(tmpdir(), `pa-${name}-${process.pid}-${Math.random().toString(36).slice(2, 8)}-`),
   );
-  const env = daemonEnv(dir, { POSTURE_AUDIENCE: v.tap.url });
+  const env = daemonEnv(dir, { POSTURE_AUDIENCE: v.tap.url, ...(await options.prepare?.(dir)) });
   const token = await enrollmentToken(v.svc.call);
-  const enrolled = await posture(['enroll', '--server', v.tap.url, '--token', token, '--json'], env);
+  const args = ['enroll', '--server', v.tap.url, '--token', token, '--json'];
+  const wrap = options.wrap;
+  const enrolled = wrap
+    ? await posture([...wrap.slice(1), process.execPath, CLI, ...args], env, wrap[0])
+    : await posture(args, env);
   if (enrolled.code !== 0) throw new Error(`posture enroll failed: ${enrolled.stdout} ${enrolled.stderr}`);
   const deviceId = (JSON.parse(enrolled.stdout) as { deviceId: string }).deviceId;
   return {
     dir,
     env,
     deviceId,
-    start: (wrap) => startDaemon({ env, ...(wrap ? { wrap } : {}) }),
+    start: (w = wrap) => startDaemon({ env, ...(w ? { wrap: w } : {}) }),
     atVerifier: async () =>
       (await v.svc.call({ method: 'GET', url: `/v1/admin/devices/${deviceId}`, headers: admin })).json() as {
         kid: string;
