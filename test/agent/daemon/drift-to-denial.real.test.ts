@@ -16,7 +16,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -25,10 +25,10 @@ import { createAgent } from '../../../src/agent/agent.js';
 import type { Attestation } from '../../../src/attest/attestation.js';
 import { postureHeaders } from '../../../src/attest/headers.js';
 import { validatePolicy } from '../../../src/shared/policy.js';
-import { statusResponseSchema, type StatusResponse } from '../../../src/shared/local-api.js';
 import { canUseNetns, createNamespaceHost, createNetns, IP } from '../../fakes/namespace-host.js';
 import { nginxAvailable, startNginx, startUpstream, type Running } from '../../fakes/proxies.js';
 import { assertBuilt, CLI, posture } from '../../helpers/cli.js';
+import { daemonEnv, startDaemon, waitFor, type RunningDaemon } from './daemon-process.js';
 import { testConfig } from '../../helpers/config.js';
 import { describeWith } from '../../helpers/real-part.js';
 import {
@@ -61,40 +61,7 @@ const POLICY = validatePolicy({
   },
 });
 
-interface LogLine {
-  event: string;
-  trigger?: string[];
-  changes?: { check: string; from: string | null; to: string }[];
-  attestation?: string;
-  jti?: string;
-  outcome?: string;
-  heartbeat?: boolean;
-  allowed?: boolean;
-  reasons?: string[];
-}
-
 const unique = () => `${process.pid}-${randomBytes(3).toString('hex')}`;
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 120_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-/** Lines of a child's stdout, parsed as JSON as they come. */
-function followLog(child: ChildProcess, lines: LogLine[]): void {
-  let buffered = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString('utf8');
-    const parts = buffered.split('\n');
-    buffered = parts.pop() ?? '';
-    for (const line of parts) lines.push(JSON.parse(line) as LogLine);
-  });
-}
 
 /** Starts the bridge inside the namespace; resolves with its port there. */
 function startBridge(ns: string, socket: string): Promise<{ port: number; child: ChildProcess }> {
@@ -143,15 +110,13 @@ describeWith(
     const id = unique();
     const ns = createNetns(`pa-drift-${id}`);
     const dir = mkdtempSync(join(tmpdir(), `pa-drift-${id}-`));
-    mkdirSync(join(dir, 'run'), { mode: 0o700 });
     const socket = join(dir, 'verifier.sock');
-    const logs: LogLine[] = [];
     let bridge: ChildProcess | undefined;
     let outside: { close(): Promise<void> } | undefined;
     let upstream: Running | undefined;
     let nginx: Running | undefined;
     let svc: TestService | undefined;
-    let daemon: ChildProcess | undefined;
+    let daemon: RunningDaemon | undefined;
     try {
       ns.run(IP, ['link', 'set', 'lo', 'up']);
       ns.nft(DROP);
@@ -167,26 +132,8 @@ describeWith(
       const base = `http://127.0.0.1:${nginx.port}`;
       svc.config.audience.push(base);
 
-      const configFile = join(dir, 'config.json');
       // The poll runs once a year: a re-check seen here is an event's.
-      writeFileSync(
-        configFile,
-        JSON.stringify({
-          schedule: { entries: [{ name: 'rare', cron: '0 0 1 1 *', checks: ['firewall'] }] },
-        }),
-      );
-      const env: NodeJS.ProcessEnv = {
-        PATH: process.env.PATH ?? '/usr/bin:/bin',
-        HOME: dir,
-        NODE_OPTIONS: '',
-        POSTURE_CONFIG: configFile,
-        POSTURE_CACHE_DIR: join(dir, 'cache'),
-        POSTURE_STATE_DIR: join(dir, 'state'),
-        POSTURE_KEY_STORE: 'file',
-        POSTURE_KEY_FILE: join(dir, 'device-key.json'),
-        POSTURE_AUDIENCE: base,
-        POSTURE_SOCKET: join(dir, 'run', 'api.sock'),
-      };
+      const env = daemonEnv(dir, { POSTURE_AUDIENCE: base });
       const inNamespace = (args: string[]) =>
         posture(['netns', 'exec', ns.name, process.execPath, CLI, ...args], env, IP);
 
@@ -202,16 +149,9 @@ describeWith(
       expect(enrolled.code).toBe(0);
       const deviceId = (JSON.parse(enrolled.stdout) as { deviceId: string }).deviceId;
 
-      daemon = spawn(IP, ['netns', 'exec', ns.name, process.execPath, CLI, 'daemon'], {
-        env,
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      followLog(daemon, logs);
-      const exited = new Promise<number | null>((resolve) => daemon?.once('exit', (code) => resolve(code)));
-      const status = async (): Promise<StatusResponse | undefined> => {
-        const r = await posture(['status', '--json'], env);
-        return r.code === 0 ? statusResponseSchema.parse(JSON.parse(r.stdout)) : undefined;
-      };
+      daemon = startDaemon({ env, wrap: [IP, 'netns', 'exec', ns.name] });
+      const logs = daemon.logs;
+      const status = () => daemon!.status();
       const pushes = () => logs.filter((l) => l.event === 'push' && l.heartbeat === false);
       const newestAtVerifier = async () =>
         (
@@ -321,11 +261,11 @@ describeWith(
       expect(logs.some((l) => l.event === 'push' && l.outcome === 'unreachable')).toBe(true);
 
       // SIGTERM stops the daemon and its verifier client (waiting to retry) cleanly.
-      daemon.kill('SIGTERM');
-      expect(await exited).toBe(0);
+      daemon.child.kill('SIGTERM');
+      expect((await daemon.exited).code).toBe(0);
       expect(logs.at(-1)?.event).toBe('stopped');
     } finally {
-      if (daemon && daemon.exitCode === null) daemon.kill('SIGKILL');
+      await daemon?.kill9();
       bridge?.kill('SIGTERM');
       await outside?.close();
       await nginx?.stop();
