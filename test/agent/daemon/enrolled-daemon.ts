@@ -51,6 +51,7 @@ export async function verifierBehindTap(): Promise<VerifierBehindTap> {
 export interface EnrolledDevice {
   dir: string;
   env: NodeJS.ProcessEnv;
+  /** The verifier's id for it (empty while not enrolled). */
   deviceId: string;
   start(wrap?: string[]): RunningDaemon;
   /** What the verifier holds for the device (admin API). */
@@ -61,37 +62,44 @@ export interface EnrolledDevice {
 /**
  * A fresh device folder, enrolled with the verifier through the tap (`posture enroll`). `prepare`
  * runs first and may change the environment (another state folder); `wrap` is put before the
- * enroll command and is the daemon's default wrap (a namespace to enter).
+ * enroll command and is the daemon's default wrap (a namespace to enter). `enroll: false` leaves
+ * it unenrolled (`deviceId` empty until the test sets it).
  */
 export async function enrolledDevice(
   v: VerifierBehindTap,
   name: string,
-  options: { prepare?: (dir: string) => Promise<NodeJS.ProcessEnv>; wrap?: string[] } = {},
+  options: { prepare?: (dir: string) => Promise<NodeJS.ProcessEnv>; wrap?: string[]; enroll?: boolean } = {},
 ): Promise<EnrolledDevice> {
   const dir = mkdtempSync(
     join(tmpdir(), `pa-${name}-${process.pid}-${Math.random().toString(36).slice(2, 8)}-`),
   );
   const env = daemonEnv(dir, { POSTURE_AUDIENCE: v.tap.url, ...(await options.prepare?.(dir)) });
-  const token = await enrollmentToken(v.svc.call);
-  const args = ['enroll', '--server', v.tap.url, '--token', token, '--json'];
   const wrap = options.wrap;
-  const enrolled = wrap
-    ? await posture([...wrap.slice(1), process.execPath, CLI, ...args], env, wrap[0])
-    : await posture(args, env);
-  if (enrolled.code !== 0) throw new Error(`posture enroll failed: ${enrolled.stdout} ${enrolled.stderr}`);
-  const deviceId = (JSON.parse(enrolled.stdout) as { deviceId: string }).deviceId;
-  return {
+  let deviceId = '';
+  if (options.enroll !== false) {
+    const token = await enrollmentToken(v.svc.call);
+    const args = ['enroll', '--server', v.tap.url, '--token', token, '--json'];
+    const enrolled = wrap
+      ? await posture([...wrap.slice(1), process.execPath, CLI, ...args], env, wrap[0])
+      : await posture(args, env);
+    if (enrolled.code !== 0) throw new Error(`posture enroll failed: ${enrolled.stdout} ${enrolled.stderr}`);
+    deviceId = (JSON.parse(enrolled.stdout) as { deviceId: string }).deviceId;
+  }
+  const device: EnrolledDevice = {
     dir,
     env,
     deviceId,
     start: (w = wrap) => startDaemon({ env, ...(w ? { wrap: w } : {}) }),
     atVerifier: async () =>
-      (await v.svc.call({ method: 'GET', url: `/v1/admin/devices/${deviceId}`, headers: admin })).json() as {
+      (
+        await v.svc.call({ method: 'GET', url: `/v1/admin/devices/${device.deviceId}`, headers: admin })
+      ).json() as {
         kid: string;
         newestAttestation: { jti: string } | null;
       },
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
+  return device;
 }
 
 /**

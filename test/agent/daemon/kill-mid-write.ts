@@ -22,7 +22,7 @@ import {
 
 export const STRACE = '/usr/bin/strace';
 /** Every fsync(2) of the daemon (and its children) waits a second before it runs. */
-const SLOW_FSYNC = [
+export const SLOW_FSYNC = [
   STRACE,
   '-f',
   '-qq',
