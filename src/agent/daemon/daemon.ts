@@ -67,6 +67,8 @@ export class PostureDaemon {
   private judged = false;
   private readonly problems = new Map<string, { code: string; message: string; since: string }>();
   private readonly now: () => Date;
+  /** When a rotation the verifier missed may be sent again (after a failed try). */
+  private resumeNotBefore = 0;
 
   constructor(private readonly deps: DaemonDeps) {
     this.now = deps.now ?? (() => new Date());
@@ -301,16 +303,22 @@ export class PostureDaemon {
    * before signing: else the attestation names a key the verifier does not know.
    */
   private async resumeRotation(): Promise<void> {
+    // After a failure, tried again a minute later at the earliest: a verifier out of reach must
+    // not hold every re-check for its timeouts.
+    if (this.now().getTime() < this.resumeNotBefore) return;
     const resumed = await this.agent
       .resumeRotation()
       .catch((error: unknown) => ({ outcome: 'not_sent', reason: describeError(error) }) as const);
-    if (resumed.outcome === 'none') return;
-    if (resumed.outcome === 'finished') {
-      this.attestation.forget();
+    this.resumeNotBefore = 0;
+    if (resumed.outcome !== 'not_sent') {
       this.setProblem('rotation_not_acknowledged', undefined);
-      this.deps.log('rotation_resumed', { kid: resumed.kid });
+      if (resumed.outcome === 'finished') {
+        this.attestation.forget();
+        this.deps.log('rotation_resumed', { kid: resumed.kid });
+      }
       return;
     }
+    this.resumeNotBefore = this.now().getTime() + 60_000;
     const message = `the verifier has not acknowledged the key rotation: ${resumed.reason}`;
     this.setProblem('rotation_not_acknowledged', message);
     this.deps.log('problem', { code: 'rotation_not_acknowledged', detail: resumed.reason });
