@@ -23,6 +23,9 @@ packages=(nftables iptables ufw iproute2 util-linux dbus gnome-keyring libsecret
 # dbus-daemon (package dbus, above) stands in for the system bus; ss (iproute2) and setpriv
 # (util-linux) identify and play a second local user on the local API socket.
 packages+=(systemd)
+# The daemon's fault and trigger tests: libfaketime moves the daemon's wall clock (a clock jump),
+# strace delays its fsync calls (kill -9 mid-write, deterministically).
+packages+=(faketime strace)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

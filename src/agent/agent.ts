@@ -23,8 +23,8 @@ import { collectLive, judge, readCaptureFile, replayCapture, runCapture } from '
 import type { AgentConfig } from './config.js';
 import type { Enrollment } from './enroll.js';
 import { readEnrollment } from './enroll.js';
-import type { EnrollOutcome, RotationOutcome } from './key-lifecycle.js';
-import { enrollThisDevice, rotateAndNotify } from './key-lifecycle.js';
+import type { EnrollOutcome, RotationOutcome, RotationResume } from './key-lifecycle.js';
+import { enrollThisDevice, resumeRotation, rotateAndNotify } from './key-lifecycle.js';
 import { loadPolicyFile } from './policy-file.js';
 
 /** Where the agent's own files (native-probes/) are: the package root. */
@@ -77,6 +77,8 @@ export interface Agent {
   attest(request?: AttestRequest): Promise<Attestation>;
   enroll(options: { server: string; token: string; newKeyIfRevoked: boolean }): Promise<EnrollOutcome>;
   rotate(options: { forceNew: boolean }): Promise<RotationOutcome>;
+  /** Tells the verifier of a rotation it missed (unreachable, or the agent killed meanwhile). */
+  resumeRotation(): Promise<RotationResume>;
   /** The verifier this device is enrolled with, when it is. */
   enrollment(): Promise<Enrollment | undefined>;
 }
@@ -135,6 +137,11 @@ export function createAgent(deps: AgentDeps): Agent {
     async rotate(options) {
       const outcome = await rotateAndNotify(keys, stateDir, { ...options, ...fetchOption });
       key = undefined;
+      return outcome;
+    },
+    async resumeRotation() {
+      const outcome = await resumeRotation(keys, stateDir, { key: openKey, ...fetchOption });
+      if (outcome.outcome === 'finished') key = undefined;
       return outcome;
     },
     enrollment: () => readEnrollment(stateDir),

@@ -60,7 +60,14 @@ export function applyFirstSeen(
   };
 }
 
-/** Annotates from the state file and writes the state back (the live check and the capture). */
+/**
+ * Annotates from the state file and writes the state back (the live check and the capture). When
+ * the record cannot be read (unreadable, damaged) or a newly seen update cannot be recorded (disk
+ * full, read-only), how long updates have been pending cannot be told: counting from now on every
+ * run would let an old update pass as new for ever. The patch level is then `unknown`
+ * (`probe_error`, the file named in its evidence), never a pass; a damaged file stays for a person
+ * to look at (deleting it starts the count afresh).
+ */
 export async function annotateFirstSeen(
   report: PostureReport,
   files: FirstSeenFiles,
@@ -68,49 +75,88 @@ export async function annotateFirstSeen(
 ): Promise<PostureReport> {
   const patch = report.checks.patch_level;
   if (!patch || patch.status !== 'observed') return report;
-  const { report: annotated, next } = applyFirstSeen(report, await readFirstSeen(files), now);
-  if ((await save(files.file, next)) && files.legacy) await rm(files.legacy, { force: true }).catch(() => {});
-  return annotated;
+  const stored = await readRecord(files.file);
+  if (isProblem(stored)) return ageUnknown(report, files.file, stored.problem);
+  const seen =
+    stored === 'missing' && files.legacy
+      ? await readRecord(files.legacy).then((r) => (r === 'missing' || isProblem(r) ? {} : r))
+      : stored === 'missing'
+        ? {}
+        : stored;
+  const { report: annotated, next } = applyFirstSeen(report, seen, now);
+  const failed = await save(files.file, next);
+  if (failed === undefined) {
+    if (files.legacy) await rm(files.legacy, { force: true }).catch(() => {});
+    return annotated;
+  }
+  // Nothing new to record (only updates seen before): the stored dates still hold.
+  if (Object.keys(next).every((k) => k in seen)) return annotated;
+  return ageUnknown(report, files.file, `cannot be written (${failed})`);
 }
+
+/** The patch level as unknown: the age of pending updates cannot be told from `file`. */
+function ageUnknown(report: PostureReport, file: string, problem: string): PostureReport {
+  const patch = report.checks.patch_level;
+  if (!patch) return report;
+  return {
+    ...report,
+    checks: {
+      ...report.checks,
+      patch_level: {
+        check: 'patch_level',
+        status: 'unknown',
+        reason: 'probe_error',
+        observedAt: patch.observedAt,
+        evidence: [...patch.evidence, { kind: 'file', path: file, error: problem }],
+        detail: `the record of when pending updates were first seen (${file}) ${problem}: how long they have been pending cannot be told`,
+      },
+    },
+  };
+}
+
+const isProblem = (r: FirstSeen | 'missing' | { problem: string }): r is { problem: string } =>
+  typeof r === 'object' && 'problem' in r && typeof r.problem === 'string';
 
 /** The record as stored (or, before the first write, as the cache folder held it); a missing or damaged file is an empty record. */
 export async function readFirstSeen(files: FirstSeenFiles): Promise<FirstSeen> {
   const stored = await readRecord(files.file);
   if (stored === 'missing' && files.legacy) {
     const legacy = await readRecord(files.legacy);
-    return legacy === 'missing' ? {} : legacy;
+    return legacy === 'missing' || isProblem(legacy) ? {} : legacy;
   }
-  return stored === 'missing' ? {} : stored;
+  return stored === 'missing' || isProblem(stored) ? {} : stored;
 }
 
-async function readRecord(file: string): Promise<FirstSeen | 'missing'> {
+/** The record; 'missing' when there is none yet; a problem when it cannot be read or is damaged. */
+async function readRecord(file: string): Promise<FirstSeen | 'missing' | { problem: string }> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
-    return {};
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return 'missing';
+    return { problem: `cannot be read (${code ?? 'error'})` };
   }
+  let data: unknown;
   try {
-    const data = JSON.parse(text) as unknown;
-    if (data && typeof data === 'object' && !Array.isArray(data)) {
-      return Object.fromEntries(
-        Object.entries(data).filter(([, v]) => typeof v === 'string' && !Number.isNaN(Date.parse(v))),
-      ) as FirstSeen;
-    }
+    data = JSON.parse(text) as unknown;
   } catch {
-    // No state yet, or a damaged file: start afresh (updates count from now, which never hides one for longer than the grace).
+    return { problem: 'is damaged (not JSON)' };
   }
-  return {};
+  if (!data || typeof data !== 'object' || Array.isArray(data))
+    return { problem: 'is damaged (not a record)' };
+  return Object.fromEntries(
+    Object.entries(data).filter(([, v]) => typeof v === 'string' && !Number.isNaN(Date.parse(v))),
+  ) as FirstSeen;
 }
 
-async function save(file: string, seen: FirstSeen): Promise<boolean> {
+/** Writes the record; the file-system error code when it cannot. */
+async function save(file: string, seen: FirstSeen): Promise<string | undefined> {
   try {
     await mkdir(dirname(file), { recursive: true, mode: 0o700 });
     await writeFileAtomic(file, JSON.stringify(seen));
-    return true;
-  } catch {
-    // Without state the next run counts from its own time; the verdict stays truthful about that.
-    return false;
+    return undefined;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code ?? 'error';
   }
 }

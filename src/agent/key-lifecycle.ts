@@ -68,6 +68,45 @@ export async function rotateAndNotify(
   };
 }
 
+/** What `resumeRotation` did: nothing was pending, it finished one, or the verifier still lacks the key. */
+export type RotationResume =
+  | { outcome: 'none' }
+  | { outcome: 'finished'; kid: string }
+  | { outcome: 'not_sent'; kid: string; reason: string };
+
+/**
+ * A rotation the verifier was not told of (it was unreachable, or the agent was killed between
+ * placing the new key and hearing the verifier's answer): the enrollment still names the previous
+ * key while a rotation statement waits. Sends the newest statement again (the verifier accepts it
+ * as long as it still has the old key), then deletes the retired keys. A statement the verifier
+ * already took and whose answer was lost is answered `device_unknown` (the old key is gone there):
+ * reported as `not_sent`, the old key is kept; re-enrolling settles it. Cheap when nothing waits
+ * (two small files read).
+ */
+export async function resumeRotation(
+  deps: KeyManagerDeps,
+  stateDir: string,
+  options: { key: () => Promise<DeviceKey>; fetch?: typeof fetch },
+): Promise<RotationResume> {
+  const [enrollment, state] = await Promise.all([readEnrollment(stateDir), readKeyState(deps.statePath)]);
+  if (!enrollment || !state || state.rotations.length === 0) return { outcome: 'none' };
+  const kid = state.active.kid;
+  if (enrollment.kid !== kid) {
+    try {
+      await sendRotation({
+        key: await options.key(),
+        stateDir,
+        keyStatePath: deps.statePath,
+        ...(options.fetch ? { fetch: options.fetch } : {}),
+      });
+    } catch (error) {
+      return { outcome: 'not_sent', kid, reason: (error as Error).message };
+    }
+  }
+  await finishRotation(deps);
+  return { outcome: 'finished', kid };
+}
+
 export interface EnrollOutcome extends Enrollment {
   status: 'active';
   /** Whether a new key was made because the verifier said the old one is revoked. */

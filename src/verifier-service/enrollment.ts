@@ -135,7 +135,11 @@ export async function rotateKey(ctx: ServiceContext, req: FastifyRequest, reply:
     );
   }
   const device = await store.deviceByKid(oldKid);
-  if (!device) return problem(reply, 401, 'device_unknown', 'No enrolled device has the old key.');
+  if (!device)
+    return (
+      (await rotationAlreadyDone(ctx, statement.payload, proof.kid)) ??
+      problem(reply, 401, 'device_unknown', 'No enrolled device has the old key.')
+    );
   if (device.status !== 'active')
     return problem(reply, 403, `device_${device.status}`, 'This device is not active.');
   if (!(await verifySignature(await importVerifyKey(device.jwk), statement)))
@@ -152,4 +156,19 @@ export async function rotateKey(ctx: ServiceContext, req: FastifyRequest, reply:
   if (!(await store.rotateKey(device.deviceId, oldKid, proof.jwk, proof.kid, protection.data)))
     return problem(reply, 409, 'rotation_conflict', 'The key changed meanwhile.');
   return { deviceId: device.deviceId, kid: proof.kid };
+}
+
+/**
+ * The same rotation sent again (the agent was killed, or lost the answer, after this verifier took
+ * it): the old key is gone here, and the new key, whose holder just proved it with a fresh nonce,
+ * is the active key of an active device. Answered as the first time, so the agent can record it.
+ */
+async function rotationAlreadyDone(
+  ctx: ServiceContext,
+  payload: Record<string, unknown>,
+  newKid: string,
+): Promise<{ deviceId: string; kid: string } | undefined> {
+  if (payload.new_kid !== newKid) return undefined;
+  const device = await ctx.store.deviceByKid(newKid);
+  return device && device.status === 'active' ? { deviceId: device.deviceId, kid: newKid } : undefined;
 }

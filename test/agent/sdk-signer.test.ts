@@ -49,6 +49,7 @@ function daemonOn(socketPath: string, held: () => HeldAttestation | undefined): 
     reload: async () => ({ reloadedAt: '', changed: [] }),
     identityChanged: async () => undefined,
     heldAttestation: held,
+    actionEnded: () => undefined,
   };
   return createLocalApiServer({
     socketPath,

@@ -76,6 +76,8 @@ export class PostureDaemon {
   private readonly now: () => Date;
   /** Who besides root administers the local API (`adminGroups`, resolved at start and reload). */
   private isAdministrator: (identity: PeerIdentity) => boolean = administratorRule(new Set());
+  /** When a rotation the verifier missed may be sent again (after a failed try). */
+  private resumeNotBefore = 0;
 
   constructor(private readonly deps: DaemonDeps) {
     this.now = deps.now ?? (() => new Date());
@@ -218,6 +220,14 @@ export class PostureDaemon {
     });
   }
 
+  /** An administrator's enroll or rotate ended: a failure is logged and shown until one works. */
+  actionEnded(action: 'enroll' | 'rotate', error?: unknown): void {
+    const code = `${action}_failed`;
+    if (error === undefined) return this.setProblem(code, undefined, { publish: true });
+    this.deps.log('problem', { code, error: describeError(error) });
+    this.setProblem(code, `${action} failed: ${describeError(error)}`, { publish: true });
+  }
+
   /**
    * The policy source for the verifier this device is enrolled with. An enrollment record that
    * cannot be read is not "no verifier": no policy then (fail closed), never the built-in one.
@@ -301,6 +311,7 @@ export class PostureDaemon {
     const posture = policy ? statusPosture(this.agent.evaluate(this.report, policy.policy)) : before;
     const changes = posture ? verdictChanges(before, posture) : [];
     const changed = observationsChanged(previous, this.report, batch.checks);
+    await this.resumeRotation();
     const attestation = await this.attestation.refresh({
       agent: this.agent,
       config: this.config,
@@ -309,6 +320,9 @@ export class PostureDaemon {
     });
     const trigger = batch.triggers[0];
     this.judged = policy !== undefined;
+    // Read before the status is built: a push outcome arriving meanwhile must not leave a
+    // problem listed under a state computed without it.
+    const enrollment = await this.enrollmentStatus();
     this.status = {
       ...this.status,
       state: this.runningState(),
@@ -319,7 +333,7 @@ export class PostureDaemon {
         finishedAt: this.now().toISOString(),
       },
       attestation: this.attestation.summary(),
-      enrollment: await this.enrollmentStatus(),
+      enrollment,
       problems: [...this.problems.values()],
     };
     this.server?.publishStatus(this.status);
@@ -333,6 +347,32 @@ export class PostureDaemon {
       attestation,
       durationMs: Date.now() - started,
     });
+  }
+
+  /**
+   * A key rotation the verifier missed (killed mid-rotation, or it was unreachable) is sent again
+   * before signing: else the attestation names a key the verifier does not know.
+   */
+  private async resumeRotation(): Promise<void> {
+    // After a failure, tried again a minute later at the earliest: a verifier out of reach must
+    // not hold every re-check for its timeouts.
+    if (this.now().getTime() < this.resumeNotBefore) return;
+    const resumed = await this.agent
+      .resumeRotation()
+      .catch((error: unknown) => ({ outcome: 'not_sent', reason: describeError(error) }) as const);
+    this.resumeNotBefore = 0;
+    if (resumed.outcome !== 'not_sent') {
+      this.setProblem('rotation_not_acknowledged', undefined);
+      if (resumed.outcome === 'finished') {
+        this.attestation.forget();
+        this.deps.log('rotation_resumed', { kid: resumed.kid });
+      }
+      return;
+    }
+    this.resumeNotBefore = this.now().getTime() + 60_000;
+    const message = `the verifier has not acknowledged the key rotation: ${resumed.reason}`;
+    this.setProblem('rotation_not_acknowledged', message);
+    this.deps.log('problem', { code: 'rotation_not_acknowledged', detail: resumed.reason });
   }
 
   private async enrollmentStatus(): Promise<DaemonStatus['enrollment']> {

@@ -6,7 +6,7 @@
 import type { ScheduleConfig } from './schedule.js';
 import { scheduleSource } from './schedule.js';
 import { clockJumpSource } from './events/clock-jump.js';
-import { dbusSignalSource } from './events/dbus-signals.js';
+import { dbusSignalSource, systemBusAddress } from './events/dbus-signals.js';
 import { DEFAULT_WATCHED_PATHS, fileWatchSource } from './events/file-watch.js';
 import { nftMonitorSource } from './events/nft-monitor.js';
 import type { EventSource, ProblemListener, TriggerListener } from './events/trigger.js';
@@ -16,6 +16,8 @@ export function eventSourcesFor(options: {
   schedule: ScheduleConfig;
   onTrigger: TriggerListener;
   onProblem: ProblemListener;
+  /** Where DBUS_SYSTEM_BUS_ADDRESS is read; default the process's environment. */
+  env?: NodeJS.ProcessEnv;
 }): EventSource[] {
   const { onTrigger, onProblem } = options;
   const sources: EventSource[] = [
@@ -24,7 +26,14 @@ export function eventSourcesFor(options: {
     fileWatchSource({ paths: DEFAULT_WATCHED_PATHS, onTrigger, onProblem }),
   ];
   if (options.platform === 'linux') {
-    sources.push(nftMonitorSource({ onTrigger, onProblem }), dbusSignalSource({ onTrigger, onProblem }));
+    sources.push(
+      nftMonitorSource({ onTrigger, onProblem }),
+      dbusSignalSource({
+        busAddress: systemBusAddress(options.env ?? process.env),
+        onTrigger,
+        onProblem,
+      }),
+    );
   }
   return sources;
 }

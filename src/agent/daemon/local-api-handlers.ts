@@ -5,7 +5,7 @@
  */
 import { PostureError } from '../../shared/errors.js';
 import type { CheckId } from '../../shared/posture.js';
-import type { DaemonStatus } from '../../shared/local-api.js';
+import type { DaemonStatus, EnrollRequest } from '../../shared/local-api.js';
 import { LOCAL_API_LIMITS } from '../../shared/local-api.js';
 import type { Attestation } from '../../attest/attestation.js';
 import type { Agent } from '../agent.js';
@@ -25,6 +25,8 @@ export interface DaemonControl {
   identityChanged(): Promise<void>;
   /** The attestation presented now and the report it was signed from; undefined when none. */
   heldAttestation(): HeldAttestation | undefined;
+  /** An administrator's action ended: logged and shown as a problem when it failed, cleared when it worked. */
+  actionEnded(action: 'enroll' | 'rotate', error?: unknown): void;
 }
 
 export interface SigningLimits {
@@ -70,32 +72,19 @@ export function daemonHandlers(
         at: new Date().toISOString(),
         detail: 'local API re-check',
       }),
-    async enroll(request) {
-      const agent = daemon.currentAgent();
-      const server = request.verifierUrl ?? (await agent.enrollment().catch(() => undefined))?.server;
-      if (!server)
-        throw new LocalApiFailure(
-          'malformed_request',
-          'name the verifier (verifierUrl): this device is enrolled nowhere yet',
+    enroll: (request) => noted(daemon, 'enroll', () => enroll(daemon, request)),
+    rotate: (request) =>
+      noted(daemon, 'rotate', async () => {
+        const outcome = await coded(() =>
+          daemon.currentAgent().rotate({ forceNew: request.forceNew === true }),
         );
-      const outcome = await coded(() =>
-        agent.enroll({ server, token: request.token, newKeyIfRevoked: request.newKeyIfRevoked ?? true }),
-      );
-      const key = await coded(() => agent.key());
-      await daemon.identityChanged();
-      return { deviceId: outcome.deviceId, keyProtection: key.protection };
-    },
-    async rotate(request) {
-      const outcome = await coded(() =>
-        daemon.currentAgent().rotate({ forceNew: request.forceNew === true }),
-      );
-      await daemon.identityChanged();
-      return {
-        keyId: outcome.active.kid,
-        keyProtection: outcome.active.protection,
-        ...(outcome.notSent ? { notSent: outcome.notSent } : {}),
-      };
-    },
+        await daemon.identityChanged();
+        return {
+          keyId: outcome.active.kid,
+          keyProtection: outcome.active.protection,
+          ...(outcome.notSent ? { notSent: outcome.notSent } : {}),
+        };
+      }),
     reload: () => coded(() => daemon.reload()),
   };
 }
@@ -115,6 +104,38 @@ export function whyNoAttestation(status: DaemonStatus): string {
   );
   if (problem) return `${problem.message} [${problem.code}]`;
   return 'none is current; `posture status` shows the daemon’s state';
+}
+
+async function enroll(daemon: DaemonControl, request: EnrollRequest) {
+  const agent = daemon.currentAgent();
+  const server = request.verifierUrl ?? (await agent.enrollment().catch(() => undefined))?.server;
+  if (!server)
+    throw new LocalApiFailure(
+      'malformed_request',
+      'name the verifier (verifierUrl): this device is enrolled nowhere yet',
+    );
+  const outcome = await coded(() =>
+    agent.enroll({ server, token: request.token, newKeyIfRevoked: request.newKeyIfRevoked ?? true }),
+  );
+  const key = await coded(() => agent.key());
+  await daemon.identityChanged();
+  return { deviceId: outcome.deviceId, keyProtection: key.protection };
+}
+
+/** Runs an administrator's action and tells the daemon how it ended (a full disk, a verifier away…). */
+async function noted<T>(
+  daemon: DaemonControl,
+  action: 'enroll' | 'rotate',
+  work: () => Promise<T>,
+): Promise<T> {
+  try {
+    const result = await work();
+    daemon.actionEnded(action);
+    return result;
+  } catch (error) {
+    daemon.actionEnded(action, error);
+    throw error;
+  }
 }
 
 /** A coded failure of the agent core answered as `unavailable` naming its code (never a stack). */

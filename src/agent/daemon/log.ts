@@ -10,6 +10,7 @@ export type LogEvent =
   | 'device_key'
   | 'push'
   | 'push_skipped'
+  | 'rotation_resumed'
   | 'problem'
   | 'reloaded'
   | 'reload_failed'

@@ -7,8 +7,8 @@
  *
  * - Only the latest state is kept: an attestation submitted while another waits (for a retry, or
  *   behind a request in flight) replaces it; the older one is never sent afterwards.
- * - An unreachable verifier (network error, timeout, 5xx, an answer that is not the verifier's)
- *   is retried with exponential backoff and jitter (half the delay fixed, half random), up to
+ * - An unreachable verifier (network error, timeout, 429, 5xx, an answer that is not the verifier's:
+ *   not JSON, another shape, larger than 64 KiB — read no further) is retried with exponential backoff and jitter (half the delay fixed, half random), up to
  *   `maxBackoffMs`; a newer attestation is sent at once, and the backoff goes on from where it was.
  * - 429 (the verifier's per-device push rate, `push_rate_limited`) and 503 with Retry-After: nothing
  *   is sent before Retry-After has passed (at least the backoff; at most an hour, so a bogus value
@@ -69,6 +69,8 @@ export interface VerifierClientOptions {
   maxBackoffMs?: number;
   /** Per request (default 10 s). */
   requestTimeoutMs?: number;
+  /** The largest answer read (default 64 KiB): the verifier's are a few hundred bytes. */
+  maxBodyBytes?: number;
   /** Every outcome, for the daemon's status and logs. */
   onOutcome?(outcome: PushOutcome): void;
 }
@@ -190,13 +192,14 @@ class PushLoop implements VerifierClient {
       const timeout = (error as { name?: string }).name === 'TimeoutError';
       return this.retry(timeout ? 'timeout' : 'network');
     }
-    const body = await res.json().catch(() => undefined);
+    const body = await boundedJson(res, this.o.maxBodyBytes ?? MAX_BODY_BYTES);
     if (res.status === 429 || res.status === 503) {
       const asked = retryAfterMs(res.headers.get('retry-after'), this.now());
       if (asked !== undefined || res.status === 429)
         return this.retry(res.status === 429 ? 'rate_limited' : 'status', res.status, asked);
     }
     if (res.status >= 500) return this.retry('status', res.status);
+    if (body === TOO_LARGE) return this.retry('invalid_response', res.status);
     if (res.status === 200) {
       const decision = asDecision(body);
       return decision ? { kind: 'accepted', at, heartbeat, decision } : this.retry('invalid_response', 200);
@@ -268,6 +271,40 @@ export function retryAfterMs(value: string | null, nowMs: number): number | unde
   const at = Date.parse(text);
   if (Number.isNaN(at) || !/GMT$/.test(text)) return undefined;
   return Math.min(Math.max(0, at - nowMs), MAX_RETRY_AFTER_MS);
+}
+
+/** A verifier's answer is small; anything larger is not one (and must not fill the memory). */
+const MAX_BODY_BYTES = 64 * 1024;
+const TOO_LARGE = Symbol('too large');
+
+/**
+ * The answer's JSON, read up to `max` bytes: `TOO_LARGE` beyond (the rest is not read: the
+ * connection is cancelled), undefined when it is not JSON or the connection fails meanwhile.
+ */
+async function boundedJson(res: Response, max: number): Promise<unknown> {
+  if (!res.body) return undefined;
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > max) {
+        await reader.cancel().catch(() => undefined);
+        return TOO_LARGE;
+      }
+      chunks.push(value);
+    }
+  } catch {
+    return undefined;
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+  } catch {
+    return undefined;
+  }
 }
 
 function asDecision(body: unknown): PushDecision | undefined {

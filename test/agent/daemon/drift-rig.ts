@@ -9,7 +9,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -18,11 +18,12 @@ import { createAgent } from '../../../src/agent/agent.js';
 import type { Attestation } from '../../../src/attest/attestation.js';
 import { postureHeaders } from '../../../src/attest/headers.js';
 import { validatePolicy } from '../../../src/shared/policy.js';
-import { statusResponseSchema, type StatusResponse } from '../../../src/shared/local-api.js';
+import type { StatusResponse } from '../../../src/shared/local-api.js';
 import { createNamespaceHost, createNetns, IP } from '../../fakes/namespace-host.js';
 import { CLI, posture } from '../../helpers/cli.js';
 import { testConfig } from '../../helpers/config.js';
 import { admin, caller, type Caller } from '../../helpers/service.js';
+import { daemonEnv as sharedDaemonEnv, startDaemon, waitFor, type DaemonLogLine } from './daemon-process.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const BRIDGE = join(HERE, '..', '..', 'fakes', 'unix-bridge.mjs');
@@ -43,42 +44,10 @@ export const DRIFT_POLICY = validatePolicy({
   },
 });
 
-export interface LogLine {
-  event: string;
-  trigger?: string[];
-  changes?: { check: string; from: string | null; to: string }[];
-  attestation?: string;
-  jti?: string;
-  outcome?: string;
-  heartbeat?: boolean;
-  allowed?: boolean;
-  reasons?: string[];
-}
+/** One line of the daemon's log. */
+export type LogLine = DaemonLogLine;
 
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
-  ms = 120_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-/** Lines of a child's stdout, parsed as JSON as they come. */
-function followLog(child: ChildProcess, lines: LogLine[]): void {
-  let buffered = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString('utf8');
-    const parts = buffered.split('\n');
-    buffered = parts.pop() ?? '';
-    for (const line of parts) lines.push(JSON.parse(line) as LogLine);
-  });
-}
+export { waitFor };
 
 /** Starts the bridge inside the namespace; resolves with its port there. */
 function startBridge(ns: string, socket: string): Promise<{ port: number; child: ChildProcess }> {
@@ -172,28 +141,9 @@ export async function openDriftRig(name: string): Promise<DriftRig> {
   }
 }
 
-/**
- * The built daemon's environment in `dir` (config, cache, state, a file key, the socket in `dir/run`),
- * attesting for `audience`, with the poll once a year: a re-check a test sees is an event's.
- */
+/** The built daemon's environment in `dir` (daemon-process.ts), attesting for `audience`. */
 export function daemonEnv(dir: string, audience: string): NodeJS.ProcessEnv {
-  const configFile = join(dir, 'config.json');
-  writeFileSync(
-    configFile,
-    JSON.stringify({ schedule: { entries: [{ name: 'rare', cron: '0 0 1 1 *', checks: ['firewall'] }] } }),
-  );
-  return {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    HOME: dir,
-    NODE_OPTIONS: '',
-    POSTURE_CONFIG: configFile,
-    POSTURE_CACHE_DIR: join(dir, 'cache'),
-    POSTURE_STATE_DIR: join(dir, 'state'),
-    POSTURE_KEY_STORE: 'file',
-    POSTURE_KEY_FILE: join(dir, 'device-key.json'),
-    POSTURE_AUDIENCE: audience,
-    POSTURE_SOCKET: join(dir, 'run', 'api.sock'),
-  };
+  return sharedDaemonEnv(dir, { POSTURE_AUDIENCE: audience });
 }
 
 /** The running daemon and what a test asks of it. */
@@ -239,18 +189,10 @@ export async function startDriftDaemon(rig: DriftRig, token: string, audience: s
   expect(enrolled.code).toBe(0);
   const deviceId = (JSON.parse(enrolled.stdout) as { deviceId: string }).deviceId;
 
-  const daemon = spawn(IP, ['netns', 'exec', ns.name, process.execPath, CLI, 'daemon'], {
-    env,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  rig.daemon = daemon;
-  const logs: LogLine[] = [];
-  followLog(daemon, logs);
-  const exited = new Promise<number | null>((resolve) => daemon.once('exit', (code) => resolve(code)));
-  const status = async (): Promise<StatusResponse | undefined> => {
-    const r = await posture(['status', '--json'], env);
-    return r.code === 0 ? statusResponseSchema.parse(JSON.parse(r.stdout)) : undefined;
-  };
+  const running = startDaemon({ env, wrap: [IP, 'netns', 'exec', ns.name] });
+  rig.daemon = running.child;
+  const { logs, status } = running;
+  const exited = running.exited.then((end) => end.code);
   const pushes = () => logs.filter((l) => l.event === 'push' && l.heartbeat === false);
   const d: DriftDaemon = {
     deviceId,

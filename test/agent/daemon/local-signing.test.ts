@@ -219,6 +219,7 @@ describe('daemon handlers for attestation and headers', () => {
       reload: async () => ({ reloadedAt: '', changed: [] }),
       identityChanged: async () => undefined,
       heldAttestation: () => held,
+      actionEnded: () => undefined,
     };
   }
 

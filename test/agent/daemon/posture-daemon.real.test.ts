@@ -6,38 +6,17 @@
  * firewall on again. SIGHUP reloads,
  * SIGTERM stops cleanly, and `posture status` then says no daemon runs (exit 11).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { request, type IncomingMessage } from 'node:http';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  statusEventSchema,
-  statusResponseSchema,
-  type StatusEvent,
-  type StatusResponse,
-} from '../../../src/shared/local-api.js';
+import { statusEventSchema, type StatusEvent, type StatusResponse } from '../../../src/shared/local-api.js';
 import { canUseNetns, createNetns, IP } from '../../fakes/namespace-host.js';
-import { assertBuilt, CLI, posture } from '../../helpers/cli.js';
-import { daemonEnv as sharedDaemonEnv, waitFor } from './drift-rig.js';
+import { assertBuilt, posture } from '../../helpers/cli.js';
+import { daemonEnv, startDaemon, waitFor, type RunningDaemon } from './daemon-process.js';
 import { describeWithPart, executable } from './real-parts.js';
 
 const DROP = 'table inet f {\n chain input { type filter hook input priority 0; policy drop; }\n}\n';
-
-interface LogLine {
-  event: string;
-  trigger?: string[];
-  checks?: string[];
-  changes?: { check: string; from: string | null; to: string }[];
-  attestation?: string;
-}
-
-const daemonEnv = (dir: string) => sharedDaemonEnv(dir, 'https://verifier.example');
-
-async function status(env: NodeJS.ProcessEnv): Promise<StatusResponse | undefined> {
-  const r = await posture(['status', '--json'], env);
-  return r.code === 0 ? statusResponseSchema.parse(JSON.parse(r.stdout)) : undefined;
-}
 
 const firewallOf = (s: StatusResponse | undefined) =>
   s?.status.posture?.checks.find((c) => c.check === 'firewall');
@@ -65,31 +44,20 @@ describeWithPart(canUseNetns() && executable('/usr/sbin/nft'), 'root, ip netns a
     it('shows the firewall fail from the nft event, and on again when the ruleset returns', async () => {
       const ns = createNetns(`pa-daemon-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
       const dir = mkdtempSync(join(tmpdir(), `pa-daemon-${process.pid}-`));
+      // the socket's folder (dir/run) is made writable by its owner only (else ERR_SOCKET_DIR_UNSAFE)
       const env = daemonEnv(dir);
-      // the socket's folder must be writable by its owner only (else ERR_SOCKET_DIR_UNSAFE)
-      mkdirSync(join(dir, 'run'), { mode: 0o700 });
-      const logs: LogLine[] = [];
-      let daemon: ChildProcess | undefined;
+      let daemon: RunningDaemon | undefined;
       let stream: IncomingMessage | undefined;
       const events: StatusEvent[] = [];
       try {
         ns.nft(DROP);
-        daemon = spawn(IP, ['netns', 'exec', ns.name, process.execPath, CLI, 'daemon'], {
-          env,
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let buffered = '';
-        daemon.stdout?.on('data', (chunk: Buffer) => {
-          buffered += chunk.toString('utf8');
-          const lines = buffered.split('\n');
-          buffered = lines.pop() ?? '';
-          for (const line of lines) logs.push(JSON.parse(line) as LogLine);
-        });
-        const exited = new Promise<number | null>((resolve) => daemon?.once('exit', (code) => resolve(code)));
+        daemon = startDaemon({ env, wrap: [IP, 'netns', 'exec', ns.name] });
+        const logs = daemon.logs;
+        const status = () => daemon!.status();
 
         // the first re-check (startup) judges the default-drop ruleset: firewall on
         const first = await waitFor('the first status', async () => {
-          const s = await status(env);
+          const s = await status();
           return firewallOf(s) ? s : undefined;
         });
         expect(firewallOf(first)?.code).toBe('firewall_on');
@@ -124,7 +92,7 @@ describeWithPart(canUseNetns() && executable('/usr/sbin/nft'), 'root, ip netns a
         // the drift: default-drop → empty
         ns.run('/usr/sbin/nft', ['flush', 'ruleset']);
         const drifted = await waitFor('firewall_off', async () => {
-          const s = await status(env);
+          const s = await status();
           return firewallOf(s)?.code === 'firewall_off' ? s : undefined;
         });
         expect(firewallOf(drifted)?.verdict).toBe('fail');
@@ -145,26 +113,26 @@ describeWithPart(canUseNetns() && executable('/usr/sbin/nft'), 'root, ip netns a
         // and back
         ns.nft(DROP);
         const restored = await waitFor('firewall_on again', async () => {
-          const s = await status(env);
+          const s = await status();
           return firewallOf(s)?.code === 'firewall_on' ? s : undefined;
         });
         expect(restored.status.lastRecheck?.trigger).toBe('firewall_ruleset');
 
         // SIGHUP reloads the configuration; SIGTERM stops cleanly
-        daemon.kill('SIGHUP');
+        daemon.child.kill('SIGHUP');
         await waitFor(
           'a reload',
           () => (logs.some((l) => l.event === 'reloaded') ? true : undefined),
           30_000,
         );
-        daemon.kill('SIGTERM');
-        expect(await exited).toBe(0);
+        daemon.child.kill('SIGTERM');
+        expect((await daemon.exited).code).toBe(0);
         expect(logs.some((l) => l.event === 'stopped')).toBe(true);
         const after = await posture(['status', '--json'], env);
         expect(after.code).toBe(11);
       } finally {
         stream?.destroy();
-        if (daemon && daemon.exitCode === null) daemon.kill('SIGKILL');
+        await daemon?.kill9();
         ns.remove();
         rmSync(dir, { recursive: true, force: true });
       }

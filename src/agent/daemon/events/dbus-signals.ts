@@ -17,6 +17,14 @@ import { ALL_CHECKS, realTimers } from './trigger.js';
 
 export const SYSTEM_BUS_ADDRESS = 'unix:path=/run/dbus/system_bus_socket';
 
+/**
+ * The system bus's address as libdbus and sd-bus find it: DBUS_SYSTEM_BUS_ADDRESS when set (the
+ * D-Bus specification, "Well-known Message Bus Instances"), else the standard socket.
+ */
+export function systemBusAddress(env: NodeJS.ProcessEnv): string {
+  return env.DBUS_SYSTEM_BUS_ADDRESS || SYSTEM_BUS_ADDRESS;
+}
+
 interface WatchedSignal {
   sender: string;
   path: string;
