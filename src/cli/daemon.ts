@@ -65,7 +65,27 @@ function statusText({ status }: StatusResponse): string {
       ? `attestation issued ${status.attestation.issuedAt}, expires ${status.attestation.expiresAt}`
       : 'attestation none',
     `enrolled    ${status.enrollment.enrolled ? `yes, as ${status.enrollment.deviceId ?? '?'}` : 'no'}`,
+    ...verifierLines(status.verifier),
     ...status.problems.map((p) => `problem     ${p.code}: ${p.message} (since ${p.since})`),
   ];
   return lines.join('\n');
+}
+
+/** The verifier's side: what it answered the last push, and what it last decided on this device. */
+function verifierLines(verifier: StatusResponse['status']['verifier']): string[] {
+  if (!verifier) return [];
+  const push = verifier.lastPush;
+  const outcome =
+    push.outcome === 'refused'
+      ? `refused (${push.code ?? '?'})`
+      : push.outcome === 'unreachable'
+        ? `not reached (${push.reason ?? '?'}${push.httpStatus ? ` ${push.httpStatus}` : ''}), retrying`
+        : push.outcome;
+  const decision = verifier.lastDecision;
+  return [
+    `verifier    ${verifier.url}: last push ${push.at} ${outcome}`,
+    decision
+      ? `  decided   ${decision.allowed ? 'allowed' : `denied: ${decision.reasons.join(', ')}`} (${decision.at})`
+      : '  decided   nothing yet',
+  ];
 }

@@ -127,6 +127,9 @@ export const TRIGGER_SOURCES = [
 export type TriggerSource = (typeof TRIGGER_SOURCES)[number];
 
 const checkId = z.enum(CHECK_IDS);
+
+/** What became of a push to the verifier (docs/daemon.md, push and supersede). */
+export const PUSH_OUTCOMES = ['accepted', 'refused', 'unreachable', 'expired'] as const;
 const isoTime = z.iso.datetime({ offset: true });
 
 const checkStatusSchema = z
@@ -173,6 +176,42 @@ export const daemonStatusSchema = z
         keyProtection: z.string().optional(),
       })
       .strict(),
+    /**
+     * The verifier this device is enrolled with, what it answered the daemon's last push, and the last
+     * decision it made on a pushed posture (what the proxy decides now, as long as nothing newer came).
+     * Absent until the daemon has pushed to a verifier (not enrolled, or starting).
+     */
+    verifier: z
+      .object({
+        url: z.string(),
+        lastPush: z
+          .object({
+            at: isoTime,
+            outcome: z.enum(PUSH_OUTCOMES),
+            heartbeat: z.boolean().optional(),
+            /** refused: the verifier's code (attestation_superseded, device_revoked, …). */
+            code: z.string().optional(),
+            /** unreachable: why (network, timeout, status, invalid_response, rate_limited). */
+            reason: z.string().optional(),
+            httpStatus: z.number().int().optional(),
+            /** unreachable: when the daemon tries again. */
+            retryInMs: z.number().int().nonnegative().optional(),
+          })
+          .strict(),
+        lastDecision: z
+          .object({
+            at: isoTime,
+            allowed: z.boolean(),
+            /** `code` or `code:check`, as the verifier's decision log has them. */
+            reasons: z.array(z.string()),
+            decisionId: z.string().optional(),
+            policyRevision: z.string().optional(),
+          })
+          .strict()
+          .nullable(),
+      })
+      .strict()
+      .optional(),
     /** Problems worth showing a person ("verifier unreachable since …"), as stable codes + text. */
     problems: z.array(z.object({ code: z.string(), message: z.string(), since: isoTime }).strict()),
   })

@@ -97,6 +97,7 @@ export class PostureDaemon {
     this.link = new VerifierLink({
       log: deps.log,
       setProblem: (code, message) => this.setProblem(code, message, { publish: true }),
+      setVerifier: (verifier) => this.setVerifier(verifier),
       connect:
         deps.verifierClient ??
         ((serverUrl, onOutcome) =>
@@ -407,6 +408,13 @@ export class PostureDaemon {
       problems: [...this.problems.values()],
     };
     this.server?.publishStatus(this.status);
+  }
+
+  /** The verifier's part of the status, published at once (a push ends between re-checks). */
+  private setVerifier(verifier: DaemonStatus['verifier']): void {
+    const { verifier: _before, ...rest } = this.status;
+    this.status = { ...rest, ...(verifier ? { verifier } : {}) };
+    if (this.status.state !== 'starting') this.server?.publishStatus(this.status);
   }
 
   private runningState(): DaemonStatus['state'] {

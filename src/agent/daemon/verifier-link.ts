@@ -6,6 +6,7 @@
  * (said once in the log).
  */
 import type { Attestation } from '../../attest/attestation.js';
+import type { DaemonStatus } from '../../shared/local-api.js';
 import type { DaemonLog } from './log.js';
 import type { PushableAttestation, PushOutcome, VerifierClient } from './verifier-client.js';
 
@@ -16,13 +17,18 @@ export interface VerifierLinkDeps {
   log: DaemonLog;
   /** Shows (message) or clears (undefined) a problem in the status. */
   setProblem: (code: string, message: string | undefined) => void;
+  /** The verifier's part of the status: its URL, the last push's outcome, its last decision. */
+  setVerifier?: (verifier: PushStatus | undefined) => void;
   /** Makes the client for a verifier's public URL; it reports each outcome to `onOutcome`. */
   connect: (serverUrl: string, onOutcome: (outcome: PushOutcome) => void) => VerifierClient;
 }
 
+export type PushStatus = NonNullable<DaemonStatus['verifier']>;
+
 export class VerifierLink {
   private client: { serverUrl: string; client: VerifierClient } | undefined;
   private saidNotEnrolled = false;
+  private lastDecision: PushStatus['lastDecision'] = null;
 
   constructor(private readonly deps: VerifierLinkDeps) {}
 
@@ -54,12 +60,16 @@ export class VerifierLink {
     const current = this.client;
     this.client = undefined;
     for (const code of PROBLEMS) this.deps.setProblem(code, undefined);
+    this.lastDecision = null;
+    this.deps.setVerifier?.(undefined);
     await current?.client.stop();
   }
 
   private noteOutcome(serverUrl: string, outcome: PushOutcome): void {
     if (this.client?.serverUrl !== serverUrl) return; // a client being stopped
-    this.deps.log('push', { server: serverUrl, ...outcomeFields(outcome) });
+    const fields = outcomeFields(outcome);
+    this.deps.log('push', { server: serverUrl, ...fields });
+    this.deps.setVerifier?.(this.pushStatus(serverUrl, outcome));
     const { setProblem } = this.deps;
     setProblem(
       'push_refused',
@@ -80,6 +90,37 @@ export class VerifierLink {
       outcome.kind === 'expired' ? 'the attestation expired before the verifier could be reached' : undefined,
     );
   }
+
+  private pushStatus(url: string, o: PushOutcome): PushStatus {
+    const at = new Date(o.at).toISOString();
+    if (o.kind === 'accepted')
+      this.lastDecision = {
+        at,
+        allowed: o.decision.allowed,
+        reasons: reasonCodes(o),
+        ...(o.decision.decisionId ? { decisionId: o.decision.decisionId } : {}),
+        ...(o.decision.policyRevision ? { policyRevision: o.decision.policyRevision } : {}),
+      };
+    const lastPush: PushStatus['lastPush'] =
+      o.kind === 'accepted'
+        ? { at, outcome: 'accepted', heartbeat: o.heartbeat }
+        : o.kind === 'refused'
+          ? { at, outcome: 'refused', code: o.code, httpStatus: o.status }
+          : o.kind === 'unreachable'
+            ? {
+                at,
+                outcome: 'unreachable',
+                reason: o.reason,
+                retryInMs: o.retryInMs,
+                ...(o.status !== undefined ? { httpStatus: o.status } : {}),
+              }
+            : { at, outcome: 'expired' };
+    return { url, lastPush, lastDecision: this.lastDecision };
+  }
+}
+
+function reasonCodes(o: Extract<PushOutcome, { kind: 'accepted' }>): string[] {
+  return o.decision.reasons.map((r) => (r.check ? `${r.code}:${r.check}` : r.code));
 }
 
 /** What the verifier client needs: the token, its expiry, and proofs by its session key. */
@@ -101,7 +142,7 @@ function outcomeFields(o: PushOutcome): Record<string, unknown> {
         pushedAt,
         heartbeat: o.heartbeat,
         allowed: o.decision.allowed,
-        reasons: o.decision.reasons.map((r) => (r.check ? `${r.code}:${r.check}` : r.code)),
+        reasons: reasonCodes(o),
         decisionId: o.decision.decisionId,
         policyRevision: o.decision.policyRevision,
       };

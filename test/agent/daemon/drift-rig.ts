@@ -298,6 +298,9 @@ export async function driftToDenialAndBack(rig: DriftRig, d: DriftDaemon, pushed
   const drifted = await d.status();
   expect(drifted?.status.posture?.overall).toBe('fail');
   expect(drifted?.status.problems.map((p) => p.code)).not.toContain('verifier_unreachable');
+  // The status says what the verifier decided on the pushed posture: what the proxy decides.
+  expect(drifted?.status.verifier?.lastDecision).toMatchObject({ allowed: false });
+  expect(drifted?.status.verifier?.lastDecision?.reasons).toContain('posture_failed:firewall');
 
   // And back: the daemon pushes a passing posture; a fresh attestation is allowed, the old one not.
   const pushedDrift = d.pushes().length;

@@ -13,7 +13,8 @@ import {
   type PushableAttestation,
   type PushOutcome,
 } from '../../../src/agent/daemon/verifier-client.js';
-import { VerifierLink } from '../../../src/agent/daemon/verifier-link.js';
+import { daemonStatusSchema } from '../../../src/shared/local-api.js';
+import { VerifierLink, type PushStatus } from '../../../src/agent/daemon/verifier-link.js';
 import { generatePrivateJwk, softwareKey } from '../../../src/keys/software-key.js';
 import { compliantChecks, report } from '../../helpers/device.js';
 
@@ -37,7 +38,9 @@ function setup() {
   const lines: Array<{ event: string } & Record<string, unknown>> = [];
   const problems = new Map<string, string>();
   const clients: Recorder[] = [];
+  const verifier: { current: PushStatus | undefined } = { current: undefined };
   const link = new VerifierLink({
+    setVerifier: (v) => (verifier.current = v),
     log: (event, fields) => lines.push({ event, ...fields }),
     setProblem: (code, message) =>
       message === undefined ? problems.delete(code) : problems.set(code, message),
@@ -53,7 +56,7 @@ function setup() {
       };
     },
   });
-  return { link, lines, problems, clients };
+  return { link, lines, problems, clients, verifier };
 }
 
 describe('VerifierLink', () => {
@@ -89,13 +92,23 @@ describe('VerifierLink', () => {
   });
 
   it('refused and unreachable are problems; an accepted push clears them and is logged with the verifier’s decision', async () => {
-    const { link, lines, problems, clients } = setup();
+    const { link, lines, problems, clients, verifier } = setup();
     await link.deliver(await attestation(), 'https://posture.example.com');
     const client = clients[0]!;
     client.report({ kind: 'unreachable', at: Date.now(), attempt: 1, retryInMs: 900, reason: 'network' });
     expect([...problems.keys()]).toEqual(['verifier_unreachable']);
+    expect(verifier.current).toMatchObject({
+      url: 'https://posture.example.com',
+      lastPush: { outcome: 'unreachable', reason: 'network', retryInMs: 900 },
+      lastDecision: null,
+    });
     client.report({ kind: 'refused', at: Date.now(), status: 409, code: 'attestation_superseded' });
     expect([...problems.keys()]).toEqual(['push_refused']);
+    expect(verifier.current?.lastPush).toMatchObject({
+      outcome: 'refused',
+      code: 'attestation_superseded',
+      httpStatus: 409,
+    });
     client.report({
       kind: 'accepted',
       at: Date.now(),
@@ -118,6 +131,23 @@ describe('VerifierLink', () => {
       reasons: ['posture_failed:firewall'],
       decisionId: 'd1',
     });
+    // The status carries the verifier's decision, kept while later pushes do not reach it.
+    const decided = {
+      allowed: false,
+      reasons: ['posture_failed:firewall'],
+      decisionId: 'd1',
+      policyRevision: 'r1',
+    };
+    expect(verifier.current).toMatchObject({
+      lastPush: { outcome: 'accepted', heartbeat: false },
+      lastDecision: decided,
+    });
+    client.report({ kind: 'unreachable', at: Date.now(), attempt: 1, retryInMs: 900, reason: 'timeout' });
+    expect(verifier.current).toMatchObject({ lastPush: { outcome: 'unreachable' }, lastDecision: decided });
+    expect(daemonStatusSchema.shape.verifier.safeParse(verifier.current).success).toBe(true);
+    // Stopped (another verifier, not enrolled, the attestation dropped): no verifier part at all.
+    await link.stop();
+    expect(verifier.current).toBeUndefined();
   });
 
   it('another verifier gets a new client and the old one is stopped; stop() stops the current one', async () => {
