@@ -14,6 +14,8 @@ export type KeyErrorCode =
   | 'ERR_NATIVE_HELPER_FAILED'
   | 'ERR_FILE_KEY_NOT_ALLOWED'
   | 'ERR_FILE_KEY_INSECURE'
+  /** A new key file could not be written (disk full, read-only, I/O error): nothing was replaced. */
+  | 'ERR_KEY_WRITE_FAILED'
   | 'ERR_KEY_STATE_CORRUPT'
   | 'ERR_ROTATION_FAILED';
 

@@ -27,6 +27,7 @@ export function fileStore(): KeyStore {
         handle = await open(path, 'wx', 0o600);
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
+        if (code !== undefined && STORAGE_FAILURES.has(code)) throw writeFailed(path, code);
         throw new KeyError(
           code === 'EEXIST' ? 'ERR_ROTATION_FAILED' : 'ERR_FILE_KEY_INSECURE',
           code === 'EEXIST'
@@ -37,8 +38,14 @@ export function fileStore(): KeyStore {
       try {
         await handle.writeFile(JSON.stringify({ ...jwk, createdAt }));
         await handle.sync();
+      } catch (error) {
+        // Half a private key must not stay behind: the file is removed, the current key is untouched.
+        await handle.close().catch(() => undefined);
+        handle = undefined;
+        await rm(path, { force: true }).catch(() => undefined);
+        throw writeFailed(path, (error as NodeJS.ErrnoException).code ?? String(error));
       } finally {
-        await handle.close();
+        await handle?.close();
       }
       return softwareKey(jwk, 'file', path, createdAt);
     },
@@ -70,6 +77,16 @@ export function fileStore(): KeyStore {
       await rm(path, { force: true });
     },
   };
+}
+
+/** Errors of the storage itself, not of the folder's setup: the disk is full, read-only or failing. */
+const STORAGE_FAILURES = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EIO']);
+
+function writeFailed(path: string, code: string): KeyError {
+  return new KeyError(
+    'ERR_KEY_WRITE_FAILED',
+    `cannot write the new device key ${path} (${code}): the disk is full, read-only or failing. Nothing was replaced; free space and try again.`,
+  );
 }
 
 /** A reference for a new file key: beside the configured path, moved onto it by `placeFileKey`. */

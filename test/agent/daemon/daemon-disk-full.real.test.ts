@@ -14,7 +14,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { assertBuilt } from '../../helpers/cli.js';
 import { describeWith } from '../../helpers/real-part.js';
 import { callApi } from './local-api-client.js';
@@ -26,10 +26,10 @@ const UNSHARE = '/usr/bin/unshare';
 const NSENTER = '/usr/bin/nsenter';
 const MOUNT = '/usr/bin/mount';
 
-function run(file: string, args: string[]): Promise<{ code: number; stderr: string }> {
+function run(file: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(file, args, { timeout: 60_000 }, (error, _stdout, stderr) =>
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stderr }),
+    execFile(file, args, { timeout: 60_000 }, (error, stdout, stderr) =>
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr }),
     );
   });
 }
@@ -120,6 +120,11 @@ describeWith('root, unshare, nsenter and mount', isRoot() && [UNSHARE, NSENTER, 
         const refused = await rotate(socket);
         expect(refused.status).not.toBe(200);
         expect(refused.body.error).toBe('unavailable');
+        expect(refused.body.agentCode).toBe('ERR_KEY_WRITE_FAILED');
+        // No half-written private key left beside the key file.
+        const keyFile = device.env.POSTURE_KEY_FILE as string;
+        const listed = await ns.run('/usr/bin/ls', ['-A', dirname(keyFile)]);
+        expect(listed.stdout.split('\n').filter((name) => name.includes('.new-'))).toEqual([]);
         const logged = await daemon.waitForLog(
           'the failure logged',
           (l) => l.event === 'problem' && l.code === 'rotate_failed',
