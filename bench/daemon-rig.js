@@ -5,7 +5,7 @@
 // (test/fakes/unix-bridge.mjs), so the host's network is never touched; the ruleset accepts loopback.
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +21,20 @@ export const IP = '/usr/sbin/ip';
 export const NFT = '/usr/sbin/nft';
 const CLI = join(process.cwd(), 'dist', 'cli', 'main.js');
 const BRIDGE = join(process.cwd(), 'test', 'fakes', 'unix-bridge.mjs');
+
+/**
+ * The environment the systemd unit gives the daemon (`Environment="NAME=value"` lines: its V8 and
+ * malloc settings), so the daemon is measured as it runs installed; BENCH_DAEMON_ENV (JSON, e.g.
+ * {"NODE_OPTIONS":""}) overrides some of it, to compare settings.
+ */
+export const DAEMON_ENV = { ...unitEnvironment(), ...JSON.parse(process.env.BENCH_DAEMON_ENV ?? '{}') };
+
+function unitEnvironment() {
+  const unit = readFileSync(join(process.cwd(), 'installer', 'linux', 'posture-agent.service'), 'utf8');
+  const env = {};
+  for (const [, name, value] of unit.matchAll(/^Environment="?([A-Z_]+)=([^"\n]*)"?$/gm)) env[name] = value;
+  return env;
+}
 
 /** Default drop on input; loopback (the bridge to the verifier) accepted. */
 export const DROP =
@@ -214,7 +228,7 @@ export async function startRig(stores) {
     const deviceId = JSON.parse(enrolled).deviceId;
     // `ip netns exec` execs the command in place: the child's pid is the daemon's own.
     const daemon = spawn(IP, ['netns', 'exec', ns.name, process.execPath, CLI, 'daemon'], {
-      env,
+      env: { ...env, ...DAEMON_ENV },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     stops.push(

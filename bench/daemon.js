@@ -18,7 +18,7 @@ import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { createAttestation } from '../dist/attest/attestation.js';
 import { postureHeaders } from '../dist/attest/headers.js';
-import { DROP, missingParts, NFT, startRig, waitForNftEvents } from './daemon-rig.js';
+import { DAEMON_ENV, DROP, missingParts, NFT, startRig, waitForNftEvents } from './daemon-rig.js';
 import { benchReport } from './fixtures.js';
 import { childrenOf, quantile, row, sleep } from './lib.js';
 import { call } from './verifier-process.js';
@@ -150,8 +150,11 @@ function cpuOfTree(pid) {
   return ticks / TICKS;
 }
 
-const rssMb = (pid) =>
-  Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+/** A /proc/<pid>/status field in MB: VmRSS, or RssAnon (the process's own memory, without the mapped node binary and libraries, which are shared and which the kernel may drop under pressure). */
+const statusMb = (pid, field) =>
+  Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+const rssMb = (pid) => statusMb(pid, 'VmRSS');
+const anonMb = (pid) => statusMb(pid, 'RssAnon');
 
 async function idle() {
   const rig = await startRig('sqlite');
@@ -166,9 +169,11 @@ async function idle() {
     const cpu0 = cpuOfTree(pid);
     const t0 = performance.now();
     const rss = [rssMb(pid)];
+    const anon = [anonMb(pid)];
     while (performance.now() - t0 < IDLE_SECONDS * 1000) {
       await sleep(Math.min(5000, IDLE_SECONDS * 1000 - (performance.now() - t0)));
       rss.push(rssMb(pid));
+      anon.push(anonMb(pid));
     }
     const wall = (performance.now() - t0) / 1000;
     const cpu = cpuOfTree(pid) - cpu0;
@@ -178,7 +183,12 @@ async function idle() {
     row(
       `daemon idle ${(wall / 60).toFixed(1)} min: RSS`,
       `${rss[0].toFixed(1)} → ${rss.at(-1).toFixed(1)} MB`,
-      `max ${Math.max(...rss).toFixed(1)} MB (goal < 60 MB); ${heartbeats} heartbeats pushed, ${rechecks} re-checks`,
+      `max ${Math.max(...rss).toFixed(1)} MB (goal < 60 MB); unit environment ${JSON.stringify(DAEMON_ENV)}; ${heartbeats} heartbeats pushed, ${rechecks} re-checks`,
+    );
+    row(
+      `daemon idle ${(wall / 60).toFixed(1)} min: RssAnon (own memory)`,
+      `${anon[0].toFixed(1)} → ${anon.at(-1).toFixed(1)} MB`,
+      `max ${Math.max(...anon).toFixed(1)} MB; the rest of RSS is the node binary and libraries (file-backed, shared)`,
     );
     row(
       `daemon idle ${(wall / 60).toFixed(1)} min: CPU`,
@@ -206,13 +216,14 @@ async function idle() {
     const results = [];
     const mark = Math.min(100, Math.ceil(RECHECKS / 10));
     let rssMark = 0;
+    let anonMark = 0;
     for (let i = 0; i < RECHECKS; i++) {
       results.push(await once(i));
-      if (i === mark - 1) rssMark = rssMb(pid);
+      if (i === mark - 1) [rssMark, anonMark] = [rssMb(pid), anonMb(pid)];
     }
     const cpuAll = cpuOfTree(pid) - cpuStart;
     const wallAll = (performance.now() - tStart) / 1000;
-    const rssEnd = rssMb(pid);
+    const [rssEnd, anonEnd] = [rssMb(pid), anonMb(pid)];
     const issued = results.filter((l) => l.attestation === 'issued').length;
     const durations = results.map((l) => l.durationMs);
     row(
@@ -223,7 +234,7 @@ async function idle() {
     row(
       `daemon: RSS after ${mark} and after ${RECHECKS} re-checks`,
       `${rssMark.toFixed(1)} → ${rssEnd.toFixed(1)} MB`,
-      `${(rssEnd - rssMark >= 0 ? '+' : '') + (rssEnd - rssMark).toFixed(1)} MB; load average ${load()}`,
+      `${(rssEnd - rssMark >= 0 ? '+' : '') + (rssEnd - rssMark).toFixed(1)} MB (RssAnon ${anonMark.toFixed(1)} → ${anonEnd.toFixed(1)} MB); load average ${load()}`,
     );
   } finally {
     await rig.stop();

@@ -10,9 +10,8 @@
   A Windows service must answer the Service Control Manager (StartServiceCtrlDispatcher,
   SERVICE_CONTROL_STOP ...). Node.js does not, so the service binary is a service host that
   starts `posture.exe daemon` and turns a stop request into the daemon's clean shutdown. That
-  host (ServiceHost below) is not part of the project yet; `posture daemon` is wired by the
-  next change (issue 10, part 2). Until both exist this script documents the intended
-  definition and checks its own inputs.
+  host (ServiceHost below) is not part of the project yet; until it exists this script documents
+  the intended definition and checks its own inputs.
 
 .PARAMETER InstallDir
   Folder holding posture-service.exe (the service host) and posture.exe.

@@ -3,12 +3,26 @@ import type { Command } from 'commander';
 import { createAgent, INSTALL_DIR } from '../agent/agent.js';
 import type { AgentConfig } from '../agent/config.js';
 import { loadConfig } from '../agent/config.js';
-import { PostureDaemon } from '../agent/daemon/daemon.js';
-import { jsonLinesLog } from '../agent/daemon/log.js';
-import { readDaemonStatus } from '../agent/daemon/status-client.js';
 import { deviceKeyHome } from '../keys/manager.js';
 import { keyManagerDeps } from '../keys/select.js';
 import type { StatusResponse } from '../shared/local-api.js';
+
+/**
+ * The service's own modules (D-Bus signals, cron schedule, local API server, verifier link), loaded
+ * by `posture daemon` only: the CLI's other commands never hold them in memory.
+ */
+async function loadDaemonModules() {
+  const [{ PostureDaemon }, { jsonLinesLog }] = await Promise.all([
+    import('../agent/daemon/daemon.js'),
+    import('../agent/daemon/log.js'),
+  ]);
+  return { PostureDaemon, jsonLinesLog };
+}
+
+/** The local API client `posture status` asks the daemon with. */
+async function loadStatusClient() {
+  return import('../agent/daemon/status-client.js');
+}
 
 export function registerDaemonCommands(program: Command): void {
   program
@@ -17,6 +31,7 @@ export function registerDaemonCommands(program: Command): void {
       'run the agent service in the foreground (what the service unit starts): re-checks on events and a schedule, serves the local API; logs JSON lines on stdout',
     )
     .action(async () => {
+      const { PostureDaemon, jsonLinesLog } = await loadDaemonModules();
       const daemon = new PostureDaemon({
         loadConfig: () => loadConfig(),
         makeAgent: (config) => createAgent({ config, keys: serviceKeys(config) }),
@@ -39,6 +54,7 @@ export function registerDaemonCommands(program: Command): void {
     .description('show what the running daemon last observed and decided, and from when')
     .option('--json', 'print the local API status answer as JSON (docs/local-api.md)')
     .action(async (opts: { json?: boolean }) => {
+      const { readDaemonStatus } = await loadStatusClient();
       const answer = await readDaemonStatus(loadConfig().socketPath);
       process.stdout.write(opts.json ? `${JSON.stringify(answer, null, 2)}\n` : `${statusText(answer)}\n`);
     });

@@ -1,5 +1,6 @@
 /** Compact JWS (RFC 7515) signed by any DeviceKey: the device key may live in hardware, so jose's signers cannot hold it. */
-import { base64url } from 'jose';
+// The subpath, not 'jose': the package index loads all of JOSE (JWE, JWKS, …), ~7 MB the agent never uses.
+import * as base64url from 'jose/base64url';
 import type { DeviceKey } from './types.js';
 
 const encoder = new TextEncoder();

@@ -10,13 +10,24 @@
  * Secret Service cannot be reached at all. So every call runs off the event loop (AsyncEntry) under a
  * timeout, and a missing entry is confirmed by a write probe before it is called missing.
  */
-import { AsyncEntry } from '@napi-rs/keyring';
+import { createRequire } from 'node:module';
+import type { AsyncEntry } from '@napi-rs/keyring';
 import { KeyError } from './errors.js';
 import { generatePrivateJwk, parsePrivateJwk, softwareKey } from './software-key.js';
 import type { KeyStore } from './types.js';
 
 export const KEYCHAIN_SERVICE = 'org.posture-agent.device-key';
 const PROBE_ACCOUNT = 'availability-probe';
+
+/**
+ * A keychain entry. The native binding (~8 MB once loaded) is loaded when a keychain store is first
+ * used, not by every process that imports the key stores (a daemon with a TPM or file key never needs
+ * it); synchronously, as it is CommonJS, so its load errors surface where they did.
+ */
+function keychainEntry(account: string): AsyncEntry {
+  const keyring = createRequire(import.meta.url)('@napi-rs/keyring') as typeof import('@napi-rs/keyring');
+  return new keyring.AsyncEntry(KEYCHAIN_SERVICE, account);
+}
 
 function keychainError(error: unknown, action: string): KeyError {
   if (error instanceof KeyError) return error;
@@ -51,10 +62,10 @@ async function withTimeout<T>(work: Promise<T>, ms: number, action: string): Pro
 
 export function keychainStore(options: { timeoutMs?: number } = {}): KeyStore {
   const ms = options.timeoutMs ?? 10_000;
-  const entry = (ref: string) => new AsyncEntry(KEYCHAIN_SERVICE, ref);
+  const entry = keychainEntry;
   /** Reads can say "absent" when the store is unreachable; a write tells the two apart. */
   const probe = async (action: string) => {
-    const p = new AsyncEntry(KEYCHAIN_SERVICE, PROBE_ACCOUNT);
+    const p = keychainEntry(PROBE_ACCOUNT);
     await withTimeout(p.setPassword('ok'), ms, action);
     await withTimeout(p.deletePassword(), ms, action);
   };

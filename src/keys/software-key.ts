@@ -1,6 +1,7 @@
 /** A P-256 key held in this process (from the keychain or a file): signing with node:crypto. */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
-import { calculateJwkThumbprint } from 'jose';
+// The subpath, not 'jose': the package index loads all of JOSE (JWE, JWKS, …), which the agent never uses.
+import { calculateJwkThumbprint } from 'jose/jwk/thumbprint';
 import type { KeyProtection, PublicJwk } from '../shared/claims.js';
 import { KeyError } from './errors.js';
 import type { DeviceKey } from './types.js';

@@ -2,11 +2,11 @@
  * Device inventory (model, serial, hardware id) from `systeminformation`, which knows how each OS
  * exposes them. Best effort and time-boxed: inventory never decides posture.
  */
-import si from 'systeminformation';
 import type { DeviceInventory } from '../shared/posture.js';
 
 export async function collectInventory(timeoutMs: number): Promise<DeviceInventory> {
   const work = (async () => {
+    const si = await loadSystemInformation();
     const [system, os, uuid] = await Promise.allSettled([si.system(), si.osInfo(), si.uuid()]);
     const inv: DeviceInventory = {};
     if (os.status === 'fulfilled') {
@@ -33,6 +33,11 @@ export async function collectInventory(timeoutMs: number): Promise<DeviceInvento
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** systeminformation (~10 MB once loaded), imported when the inventory is first asked for. */
+async function loadSystemInformation() {
+  return (await import('systeminformation')).default;
 }
 
 /** systeminformation reports "" or placeholder text where a value is absent; keep only real values. */

@@ -8,7 +8,8 @@
  * 106, "Skipping repository … because of the above error") still prints an empty <update-list>, which
  * must not read as "nothing pending".
  */
-import { XMLParser } from 'fast-xml-parser';
+import { createRequire } from 'node:module';
+import type { XMLParser } from 'fast-xml-parser';
 import type { PendingUpdate } from '../../shared/posture.js';
 import { UnexpectedOutputError } from '../types.js';
 
@@ -23,16 +24,31 @@ interface ZypperUpdate {
   issuedAt?: string;
 }
 
-const parser = new XMLParser({
-  ignoreAttributes: false,
-  attributeNamePrefix: '',
-  isArray: (name) => name === 'update' || name === 'message',
-});
+let parser: XMLParser | undefined;
+
+/**
+ * The XML parser, loaded on first use: only openSUSE/SLES run zypper, so the agent (and its daemon)
+ * elsewhere never holds fast-xml-parser in memory. Loaded synchronously (its CommonJS build, same
+ * version) because the parsers are synchronous.
+ */
+function zypperXmlParser(): XMLParser {
+  if (!parser) {
+    const { XMLParser } = createRequire(import.meta.url)(
+      'fast-xml-parser',
+    ) as typeof import('fast-xml-parser');
+    parser = new XMLParser({
+      ignoreAttributes: false,
+      attributeNamePrefix: '',
+      isArray: (name) => name === 'update' || name === 'message',
+    });
+  }
+  return parser;
+}
 
 export function parseZypperUpdates(xml: string): ZypperUpdate[] {
   let doc: Record<string, unknown>;
   try {
-    doc = parser.parse(xml, true) as Record<string, unknown>;
+    doc = zypperXmlParser().parse(xml, true) as Record<string, unknown>;
   } catch (error) {
     throw new UnexpectedOutputError(
       `zypper did not print valid XML: ${(error as Error).message.slice(0, 80)}`,
