@@ -21,7 +21,7 @@ export type TriggerListener = (trigger: Trigger) => void;
 /** Something worth logging that an event source met: it stays up, polling covers the gap. */
 export interface SourceProblem {
   source: string;
-  code: 'exited' | 'restart' | 'unavailable' | 'forged_signal' | 'watch_failed';
+  code: 'exited' | 'restart' | 'unavailable' | 'forged_signal' | 'watch_failed' | 'bad_line';
   detail: string;
 }
 export type ProblemListener = (problem: SourceProblem) => void;
