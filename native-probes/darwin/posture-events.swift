@@ -57,10 +57,16 @@ func complain(_ message: String) {
   FileHandle.standardError.write(Data("posture-events: \(message)\n".utf8))
 }
 
+// Kept for the life of the process (the callbacks are C function pointers: no captures, globals only).
+var networkStore: SCDynamicStore?
+var rootPort: io_connect_t = 0
+var notifyPort: IONotificationPortRef?
+var notifier: io_object_t = 0
+
 // Network: the dynamic store calls back on this thread's run loop with the keys that changed.
 func registerNetwork() -> Bool {
   let callback: SCDynamicStoreCallBack = { _, changedKeys, _ in
-    let keys = (changedKeys as? [String]) ?? []
+    let keys = (changedKeys as NSArray as? [String]) ?? []
     emit("network", keys.joined(separator: ","))
   }
   guard let store = SCDynamicStoreCreate(nil, "posture-events" as CFString, callback, nil) else {
@@ -80,13 +86,8 @@ func registerNetwork() -> Bool {
   networkStore = store  // kept alive for the life of the process
   return true
 }
-var networkStore: SCDynamicStore?
 
 // Sleep/wake: the root power domain's messages, acknowledged where IOPMLib.h says they must be.
-var rootPort: io_connect_t = 0
-var notifyPort: IONotificationPortRef?
-var notifier: io_object_t = 0
-
 func registerPower() -> Bool {
   let callback: IOServiceInterestCallback = { _, _, messageType, messageArgument in
     switch messageType {
