@@ -20,6 +20,8 @@ describe('parseNativeEventLine', () => {
     ['{"v":1,"event":"network","detail":"NetworkAddressChanged"}', 'network'],
     ['{"v":1,"event":"sleep","detail":"kIOMessageSystemWillSleep"}', 'sleep'],
     ['{"v":1,"event":"wake","detail":"Win32_PowerManagementEvent 7"}', 'wake'],
+    // Windows PowerShell's Console.Out ends lines with CR LF; streamLines splits at LF.
+    ['{"v":1,"event":"wake","detail":"Win32_PowerManagementEvent 18"}\r', 'wake'],
   ])('reads %s', (text, event) => {
     expect(parseNativeEventLine(text)).toEqual({ ok: true, line: expect.objectContaining({ v: 1, event }) });
   });
