@@ -20,6 +20,8 @@ describe('parseNativeEventLine', () => {
     ['{"v":1,"event":"network","detail":"NetworkAddressChanged"}', 'network'],
     ['{"v":1,"event":"sleep","detail":"kIOMessageSystemWillSleep"}', 'sleep'],
     ['{"v":1,"event":"wake","detail":"Win32_PowerManagementEvent 7"}', 'wake'],
+    // Foundation's JSONSerialization (sortedKeys) escapes "/" as "\/".
+    ['{"detail":"State:\\/Network\\/Global\\/IPv4","event":"network","v":1}', 'network'],
     // Windows PowerShell's Console.Out ends lines with CR LF; streamLines splits at LF.
     ['{"v":1,"event":"wake","detail":"Win32_PowerManagementEvent 18"}\r', 'wake'],
   ])('reads %s', (text, event) => {
