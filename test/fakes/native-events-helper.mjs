@@ -4,6 +4,9 @@
 //   script: ready, network, a non-JSON line, a JSON line outside the protocol, sleep, wake; exits 3
 //   hang:   ready, then waits to be killed
 //   garbage: prints non-protocol lines for ever (until killed)
+import process from 'node:process';
+import { setInterval } from 'node:timers';
+
 const mode = process.argv[2] ?? 'script';
 
 function print(lines) {
