@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigInvalidError } from '../shared/errors.js';
 import type { ScheduleConfig } from './daemon/schedule.js';
@@ -174,11 +174,13 @@ export function loadConfig(inputs: ConfigInputs = {}): AgentConfig {
     ...(inputs.flags ?? {}),
     ...managed,
   };
+  const stateDir = merged.stateDir ?? defaultDir('state', platform, env, home, uid);
+  if (merged.keyFile) refuseStateFileAsKey(merged.keyFile, stateDir);
   return {
     ...(merged.policyFile ? { policyFile: merged.policyFile } : {}),
     cacheDir: merged.cacheDir ?? defaultDir('cache', platform, env, home, uid),
     patchCacheTtlMs: (merged.patchCacheTtlMinutes ?? 60) * 60_000,
-    stateDir: merged.stateDir ?? defaultDir('state', platform, env, home, uid),
+    stateDir,
     keyStore: merged.keyStore ?? 'auto',
     ...(merged.keyFile ? { keyFile: merged.keyFile } : {}),
     tpmTcti: merged.tpmTcti ?? 'device:/dev/tpmrm0',
@@ -193,6 +195,22 @@ export function loadConfig(inputs: ConfigInputs = {}): AgentConfig {
     systemRoot: env.SystemRoot ?? env.SYSTEMROOT ?? 'C:\\Windows',
     sources: { userFile, managedFile, managed: Object.keys(managed) as (keyof Settings)[] },
   };
+}
+
+/** The files the agent itself writes in the state folder (docs/configuration.md, `stateDir`). */
+const STATE_FILES = ['device-key.json', 'enrollment.json', 'pending-first-seen.json'];
+
+/**
+ * A key file must not be one of the agent's own state files: `<stateDir>/device-key.json` is the key
+ * state, and a file key written there is overwritten by it (the private key lost).
+ */
+function refuseStateFileAsKey(keyFile: string, stateDir: string): void {
+  const target = resolve(keyFile);
+  const clash = STATE_FILES.find((name) => resolve(stateDir, name) === target);
+  if (clash)
+    throw new ConfigInvalidError(
+      `keyFile ${keyFile} is the agent's own state file ${clash} in stateDir ${stateDir}; the key would be overwritten. Choose another name, e.g. ${join(dirname(target), 'device-private-key.json')}.`,
+    );
 }
 
 /** The settings given as flags that the managed file also sets, and so overrides (to tell the user). */

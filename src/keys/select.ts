@@ -121,7 +121,7 @@ export function keyManagerDeps(
           if (!config.keyFile)
             throw new KeyError(
               'ERR_FILE_KEY_NOT_ALLOWED',
-              'keyStore "file" needs keyFile (a root-only path such as /etc/posture-agent/device-key.json).',
+              'keyStore "file" needs keyFile (a root-only path such as /var/lib/posture-agent/device-private-key.json).',
             );
           return storeFor('file');
         case 'tpm':

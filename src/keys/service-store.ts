@@ -38,7 +38,7 @@ export async function tpmAbsence(
 
 const CHOICES: Partial<Record<NodeJS.Platform, string>> = {
   linux:
-    'Choose one: give the machine a TPM 2.0 (enable it in the firmware; /dev/tpmrm0, tpm2-tools) or set tpmTcti; or set keyStore "file" with keyFile a root-only path in a folder the service can write (e.g. /var/lib/posture-agent/device-key.json in the service state folder), whose key_protection is "file" and which a verifier policy may refuse (allowedKeyProtection).',
+    'Choose one: give the machine a TPM 2.0 (enable it in the firmware; /dev/tpmrm0, tpm2-tools) or set tpmTcti; or set keyStore "file" with keyFile a root-only path in a folder the service can write (e.g. /var/lib/posture-agent/device-private-key.json in the service state folder), whose key_protection is "file" and which a verifier policy may refuse (allowedKeyProtection).',
   darwin:
     'Choose one: install the signed key helper (native-probes/darwin/posture-keyhelper) on a Mac with a Secure Enclave; or set keyStore "file" with keyFile a root-only path, whose key_protection is "file" and which a verifier policy may refuse (allowedKeyProtection).',
 };

@@ -60,6 +60,29 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...base, env: {}, readText: read })).toThrow(ConfigInvalidError);
   });
 
+  it('refuses a keyFile that is one of the agent’s own state files (the key would be overwritten)', () => {
+    const root = { platform: 'linux' as const, home: '/root', uid: 0, readText: files({}) };
+    for (const keyFile of [
+      '/var/lib/posture-agent/device-key.json',
+      '/var/lib/posture-agent/../posture-agent/enrollment.json',
+      '/var/lib/posture-agent/pending-first-seen.json',
+    ])
+      expect(() =>
+        loadConfig({ ...root, env: { POSTURE_KEY_STORE: 'file', POSTURE_KEY_FILE: keyFile } }),
+      ).toThrow(expect.objectContaining({ code: 'ERR_CONFIG_INVALID' }));
+    // Another stateDir, or another name in it: fine.
+    expect(
+      loadConfig({
+        ...root,
+        env: { POSTURE_KEY_FILE: '/var/lib/posture-agent/device-key.json', POSTURE_STATE_DIR: '/srv/state' },
+      }).keyFile,
+    ).toBe('/var/lib/posture-agent/device-key.json');
+    expect(
+      loadConfig({ ...root, env: { POSTURE_KEY_FILE: '/var/lib/posture-agent/device-private-key.json' } })
+        .keyFile,
+    ).toBe('/var/lib/posture-agent/device-private-key.json');
+  });
+
   it('the daemon heartbeat: 60 s by default, a file may set 10 to 3600 s, anything else is ERR_CONFIG_INVALID', () => {
     const managed = managedConfigPath('linux', {});
     expect(loadConfig({ ...base, env: {}, readText: files({}) }).heartbeatSeconds).toBe(60);
