@@ -132,6 +132,9 @@ export class PostureDaemon {
   /** Listens on the local API, starts the event sources, and runs the first re-check of every check. */
   async start(): Promise<void> {
     await this.resolveAdministrators();
+    // A source that cannot be made (a refused schedule) stops the start before anything listens:
+    // a daemon that answers on its socket but never re-checks would hide the error from the unit.
+    const sources = this.buildSources();
     this.server = createLocalApiServer({
       socketPath: this.config.socketPath,
       resolvePeer: peerResolverFor(this.deps.platform ?? process.platform, execCommand),
@@ -140,7 +143,7 @@ export class PostureDaemon {
     });
     await this.server.listen();
     this.policies = await this.verifierPolicySource();
-    await this.startSources();
+    await this.startSources(sources);
     await this.checkKeyHome();
     this.deps.log('started', { version: AGENT.version, socket: this.config.socketPath, pid: process.pid });
     this.trigger({ source: 'startup', checks: ALL_CHECKS, at: this.now().toISOString(), detail: 'start' });
@@ -168,12 +171,22 @@ export class PostureDaemon {
     const changed = changedSettings(this.config, next);
     if (changed.includes('socketPath'))
       this.deps.log('problem', { code: 'socket_path_changed', detail: 'the socket moves at the next start' });
+    const previous = this.config;
     this.config = { ...next, socketPath: this.config.socketPath };
+    let sources: EventSource[];
+    try {
+      // Made before the running ones stop: a refused schedule keeps the daemon as it was.
+      sources = this.buildSources();
+    } catch (error) {
+      this.config = previous;
+      this.deps.log('reload_failed', { error: describeError(error) });
+      throw error;
+    }
     this.agent = this.deps.makeAgent(this.config);
     await this.resolveAdministrators();
     this.policies = await this.verifierPolicySource();
     await this.stopSources();
-    await this.startSources();
+    await this.startSources(sources);
     await this.checkKeyHome();
     const reloadedAt = this.now().toISOString();
     this.deps.log('reloaded', { changed });
@@ -251,12 +264,13 @@ export class PostureDaemon {
     });
   }
 
-  private async startSources(): Promise<void> {
+  /** The event sources for the current configuration; throws when one cannot be made (ERR_SCHEDULE_INVALID). */
+  private buildSources(): EventSource[] {
     const hooks = {
       trigger: (t: Trigger) => this.trigger(t),
       problem: (p: SourceProblem) => this.sourceProblem(p),
     };
-    this.sources = this.deps.sources
+    return this.deps.sources
       ? this.deps.sources(hooks)
       : eventSourcesFor({
           platform: this.deps.platform ?? process.platform,
@@ -264,13 +278,20 @@ export class PostureDaemon {
           onTrigger: hooks.trigger,
           onProblem: hooks.problem,
         });
-    for (const source of this.sources) {
-      await source
-        .start()
-        .catch((error: unknown) =>
-          this.sourceProblem({ source: source.name, code: 'unavailable', detail: describeError(error) }),
-        );
-    }
+  }
+
+  /** Starts the sources side by side: one slow to connect (no system bus) does not hold the others. */
+  private async startSources(sources: EventSource[]): Promise<void> {
+    this.sources = sources;
+    await Promise.all(
+      sources.map((source) =>
+        source
+          .start()
+          .catch((error: unknown) =>
+            this.sourceProblem({ source: source.name, code: 'unavailable', detail: describeError(error) }),
+          ),
+      ),
+    );
   }
 
   /** A device key that cannot be had is a problem shown in the status and logged with its code. */
