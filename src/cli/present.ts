@@ -240,10 +240,7 @@ export function registerPresentCommands(program: Command): void {
     )
     .requiredOption('--url <url>', 'the request URL (the proof is bound to it)')
     .option('--method <method>', 'the request method', 'GET')
-    .option(
-      '--aud <url>',
-      'audience (default: configured, else the daemon\u2019s, else the URL\u2019s origin)',
-    )
+    .option('--aud <url>', 'audience (default: configured, else the URL\u2019s origin)')
     .option(
       '--format <format>',
       'http (Name: value lines), curl (-H arguments), json (the two headers)',
@@ -284,10 +281,7 @@ export function registerPresentCommands(program: Command): void {
     )
     .requiredOption('--url <url>', 'the request URL the command will call')
     .option('--method <method>', 'the request method', 'GET')
-    .option(
-      '--aud <url>',
-      'audience (default: configured, else the daemon\u2019s, else the URL\u2019s origin)',
-    )
+    .option('--aud <url>', 'audience (default: configured, else the URL\u2019s origin)')
     .option('--no-daemon', NO_DAEMON_FLAG)
     .option('--require-daemon', REQUIRE_DAEMON_FLAG)
     .argument(
@@ -321,13 +315,15 @@ export function registerPresentCommands(program: Command): void {
 function headersFor(opts: { url: string; method: string; aud?: string } & SignerFlags) {
   const url = signableUrl(opts.url, '--url');
   const config = loadConfig();
-  const audience = opts.aud ? signableUrl(opts.aud, '--aud') : config.audience;
+  // The same audience whoever signs: --aud, else the configured one, else the URL's origin (the
+  // daemon's own audience is the verifier it pushes to, which no access proxy accepts).
+  const audience = opts.aud ? signableUrl(opts.aud, '--aud') : (config.audience ?? new URL(url).origin);
   if (!HTTP_METHOD.test(opts.method))
     throw new PostureError('ERR_USAGE', `--method "${opts.method.slice(0, 40)}" is not an HTTP method.`);
   return signedHeaders(signerFor(config, opts), {
     method: opts.method,
     url,
-    ...(audience ? { audience } : {}),
-    fallbackAudience: new URL(url).origin,
+    audience,
+    fallbackAudience: audience,
   });
 }

@@ -4,7 +4,8 @@
  * `Posture-Attestation`, signed by the enrolled device key, and a fresh `Posture-Proof` signed by
  * its session key for `POST <publicUrl>/v1/devices/attestation`. It is verified fully by
  * `verifyRequest` (signatures, binding, times, audience, nonce, device status, replay of the proof)
- * with one difference: the device's newest attestation is not compared there, because the store
+ * with two differences: an attestation made for this verifier's own `publicUrl` is accepted besides
+ * the configured audiences (the push is addressed to it), and the device's newest attestation is not compared there, because the store
  * decides that in the same conditional write that records this one (replicas racing cannot make an
  * older attestation the newest). A posture the policy refuses is still recorded: the verifier must
  * learn of a non-compliant device at once, and the older, compliant attestation is then superseded.
@@ -47,6 +48,9 @@ export async function pushAttestation(deps: PushDeps, req: FastifyRequest, reply
   const base = decider.optionsFor(policy);
   const options: VerifyOptions = {
     ...base,
+    // A push is addressed to this verifier: an attestation made for its own public URL (the agent's
+    // audience when none is configured: the verifier it enrolled with) is as good as one for a proxy.
+    audience: [...new Set([...[base.audience].flat(), ctx.config.publicUrl])],
     // The push itself is the heartbeat; the newest attestation is compared by the store's write.
     lookupDevice: async (kid) => withoutPushFacts(await base.lookupDevice(kid)),
   };

@@ -79,6 +79,18 @@ describe('push and supersede (SQLite)', () => {
     expect((await forwardAuth(svc.call, a)).statusCode).toBe(200);
   });
 
+  it('a push made for the verifier itself (the agent’s audience when none is configured) is accepted; other audiences are not', async () => {
+    const svc = await pushService();
+    const device = await enrolledDevice(svc);
+    const own = await attestAt(device, 10, compliantChecks(Date.now()), PUBLIC_URL);
+    expect((await push(svc.call, own)).statusCode).toBe(200);
+    // It opens no application: the proxy's audience is the application's.
+    expect(codeOf(await forwardAuth(svc.call, own))).toBe('attestation_audience_invalid');
+    const elsewhere = await attestAt(device, 5, compliantChecks(Date.now()), 'https://elsewhere.example');
+    const refused = await push(svc.call, elsewhere);
+    expect([refused.statusCode, codeOf(refused)]).toEqual([401, 'attestation_audience_invalid']);
+  });
+
   it('an attestation newer than any push (a client ahead of the push) is not superseded', async () => {
     const svc = await pushService();
     const device = await enrolledDevice(svc);
