@@ -175,6 +175,11 @@ export function registerPresentCommands(program: Command): void {
         opts: { server: string; token: string; json?: boolean; newKeyIfRevoked?: boolean } & DaemonFlags,
       ) => {
         const server = serverUrl(opts.server);
+        if (opts.token.trim() === '' || opts.token.length > 4096)
+          throw new PostureError(
+            'ERR_USAGE',
+            '--token is empty or too long: paste the one-time token IT gave you, whole.',
+          );
         const config = loadConfig();
         const served = await viaDaemon(opts, () =>
           requestDaemonEnroll(config.socketPath, {

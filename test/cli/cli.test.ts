@@ -206,6 +206,7 @@ describe('presenting this device (explicit file key, as on a headless machine)',
     [['headers', '--url', 'not-a-url', '--format', 'json'], {}, 'ERR_USAGE', 3],
     [['check', '--json', '--policy', join(dir, 'nope.yaml')], {}, 'ERR_POLICY_UNREADABLE', 3],
     [['enroll', '--server', 'http://127.0.0.1:1', '--token', 't', '--json'], {}, 'ERR_SERVER_UNREACHABLE', 7],
+    [['enroll', '--server', 'http://127.0.0.1:1', '--token', ' ', '--json'], {}, 'ERR_USAGE', 3],
   ])('%j: errors are JSON on stdout too', async (args, extra, code, exit) => {
     const out = await withKey(args, extra);
     expect(out.code).toBe(exit);
