@@ -45,8 +45,15 @@ export function registerDaemonCommands(program: Command): void {
         process.once('SIGTERM', stop);
         process.once('SIGINT', stop);
       });
-      await daemon.start();
+      // SIGTERM may come while the start still waits (a source connecting): the stop ends it then,
+      // whether or not the start ever settles. A start that fails before a stop is the error.
+      const started = daemon.start();
+      started.catch(() => undefined);
+      await Promise.race([started, stopped]);
       await stopped;
+      // Stopped and logged: the process ends now even if a connection that never completed (a
+      // bus that took the connection and never answered) would hold the event loop open.
+      setTimeout(() => process.exit(0), 2_000).unref();
     });
 
   program

@@ -76,6 +76,8 @@ export class PostureDaemon {
   private readonly now: () => Date;
   /** Who besides root administers the local API (`adminGroups`, resolved at start and reload). */
   private isAdministrator: (identity: PeerIdentity) => boolean = administratorRule(new Set());
+  /** Set by stop(): a start still under way ends without starting anything more. */
+  private stopping = false;
   /** When a rotation the verifier missed may be sent again (after a failed try). */
   private resumeNotBefore = 0;
 
@@ -145,11 +147,14 @@ export class PostureDaemon {
     this.policies = await this.verifierPolicySource();
     await this.startSources(sources);
     await this.checkKeyHome();
+    // Stopped while the sources were starting (SIGTERM during a slow connect): nothing more to start.
+    if (this.stopping) return;
     this.deps.log('started', { version: AGENT.version, socket: this.config.socketPath, pid: process.pid });
     this.trigger({ source: 'startup', checks: ALL_CHECKS, at: this.now().toISOString(), detail: 'start' });
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     this.deps.log('stopping');
     this.debouncer.stop();
     this.attestation.stop();
