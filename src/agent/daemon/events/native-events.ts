@@ -15,10 +15,10 @@
  * growing delay (1 s … 60 s; the delay starts again after a run that lasted `stableMs`). start()
  * never waits for the helper: the schedule polls whatever happens here.
  */
-import { streamLines, type LineStream, type LineStreamExit } from '../../../host/exec.js';
 import { nativeEventTrigger, parseNativeEventLine } from './native-events-protocol.js';
 import type { EventSource, ProblemListener, Timers, TriggerListener } from './trigger.js';
 import { realTimers } from './trigger.js';
+import { supervisedLines, type SupervisedRun } from './supervised-lines.js';
 
 export interface NativeEventOptions {
   /** Absolute path of the helper (or of powershell.exe) and its arguments. */
@@ -39,43 +39,23 @@ export interface NativeEventOptions {
 export const NATIVE_EVENTS_SOURCE = 'native-events';
 
 export function nativeEventSource(options: NativeEventOptions): EventSource & { pid(): number | undefined } {
-  const timers = options.timers ?? realTimers;
   const now = options.now ?? (() => new Date());
-  const minRestart = options.minRestartMs ?? 1_000;
-  const maxRestart = options.maxRestartMs ?? 60_000;
-  const stableMs = options.stableMs ?? 60_000;
   const maxBadLines = options.maxBadLines ?? 10;
-  let stream: LineStream | undefined;
-  let restartTimer: unknown;
-  let delay = minRestart;
-  let running = false;
-  let startedAt = 0;
+  let badRun: SupervisedRun | undefined;
   let badLines = 0;
 
   function problem(code: 'unavailable' | 'exited' | 'bad_line' | 'restart', detail: string): void {
     options.onProblem?.({ source: NATIVE_EVENTS_SOURCE, code, detail });
   }
 
-  function launch(): void {
-    startedAt = now().getTime();
-    badLines = 0;
-    const current = streamLines({
-      command: options.command,
-      args: options.args,
-      maxLineBytes: 4096,
-      onLine: (line) => onLine(current, line),
-      onExit: (outcome) => onExit(current, outcome),
-    });
-    stream = current;
-  }
-
-  function onLine(from: LineStream, text: string): void {
-    if (stream !== from || !text.trim()) return;
+  function onLine(text: string, run: SupervisedRun): void {
+    if (!text.trim()) return;
     const parsed = parseNativeEventLine(text.trim());
     if (!parsed.ok) {
+      if (badRun !== run) [badRun, badLines] = [run, 0];
       badLines += 1;
       problem('bad_line', `${parsed.reason}: ${JSON.stringify(text.slice(0, 120))}`);
-      if (badLines >= maxBadLines) void replace(from, `${badLines} lines outside the protocol`);
+      if (badLines >= maxBadLines) void run.replace(`${badLines} lines outside the protocol`);
       return;
     }
     const mapped = nativeEventTrigger(parsed.line);
@@ -89,55 +69,33 @@ export function nativeEventSource(options: NativeEventOptions): EventSource & { 
     });
   }
 
-  /** Stops a misbehaving helper and starts another after the backoff. */
-  async function replace(which: LineStream, why: string): Promise<void> {
-    if (stream !== which) return;
-    stream = undefined;
-    await which.stop();
-    if (!running) return;
-    problem('restart', `${why}; restarting in ${delay} ms`);
-    scheduleRestart();
-  }
-
-  function onExit(which: LineStream, outcome: LineStreamExit): void {
-    if (stream !== which) return;
-    stream = undefined;
-    if (!running) return;
-    if (now().getTime() - startedAt >= stableMs) delay = minRestart;
-    if (!outcome.ok && outcome.error === 'command_missing') {
-      problem('unavailable', `${outcome.detail}; retrying in ${delay} ms`);
-    } else {
+  const helper = supervisedLines({
+    command: options.command,
+    args: options.args,
+    maxLineBytes: 4096,
+    timers: options.timers ?? realTimers,
+    now,
+    minRestartMs: options.minRestartMs ?? 1_000,
+    maxRestartMs: options.maxRestartMs ?? 60_000,
+    stableMs: options.stableMs ?? 60_000,
+    onLine,
+    onEnded(outcome, restartInMs) {
+      if (!outcome.ok && outcome.error === 'command_missing') {
+        problem('unavailable', `${outcome.detail}; retrying in ${restartInMs} ms`);
+        return;
+      }
       const detail = outcome.ok
         ? `helper exited (code ${outcome.exitCode}, signal ${outcome.signal}): ${outcome.stderr.trim().slice(0, 200)}`
         : `${outcome.error}: ${outcome.detail}`;
-      problem('exited', `${detail}; restarting in ${delay} ms`);
-    }
-    scheduleRestart();
-  }
-
-  function scheduleRestart(): void {
-    restartTimer = timers.setTimeout(() => {
-      restartTimer = undefined;
-      if (running && !stream) launch();
-    }, delay);
-    delay = Math.min(maxRestart, delay * 2);
-  }
+      problem('exited', `${detail}; restarting in ${restartInMs} ms`);
+    },
+    onReplaced: (why, restartInMs) => problem('restart', `${why}; restarting in ${restartInMs} ms`),
+  });
 
   return {
     name: NATIVE_EVENTS_SOURCE,
-    pid: () => stream?.pid,
-    async start() {
-      if (running) return;
-      running = true;
-      launch();
-    },
-    async stop() {
-      running = false;
-      if (restartTimer !== undefined) timers.clearTimeout(restartTimer);
-      restartTimer = undefined;
-      const current = stream;
-      stream = undefined;
-      await current?.stop();
-    },
+    pid: helper.pid,
+    start: async () => helper.start(),
+    stop: () => helper.stop(),
   };
 }

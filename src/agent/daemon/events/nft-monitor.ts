@@ -15,7 +15,7 @@
  * Needs CAP_NET_ADMIN (the daemon runs as root). When nft exits, it is restarted with a growing
  * delay (1 s … 60 s); polling covers the gap.
  */
-import { streamLines, type LineStream, type LineStreamExit } from '../../../host/exec.js';
+import { supervisedLines } from './supervised-lines.js';
 import type { EventSource, ProblemListener, Timers, TriggerListener } from './trigger.js';
 import { realTimers } from './trigger.js';
 
@@ -34,62 +34,40 @@ export interface NftMonitorOptions {
 }
 
 export function nftMonitorSource(options: NftMonitorOptions): EventSource {
-  const command = options.command ?? NFT_PATH;
-  const args = options.args ?? ['monitor'];
-  const timers = options.timers ?? realTimers;
   const now = options.now ?? (() => new Date());
-  const minRestart = options.minRestartMs ?? 1_000;
-  const maxRestart = options.maxRestartMs ?? 60_000;
-  let stream: LineStream | undefined;
-  let restartTimer: unknown;
-  let delay = minRestart;
-  let running = false;
-
-  function launch(): void {
-    stream = streamLines({ command, args, onLine, onExit });
-  }
-  function onLine(line: string): void {
-    const text = nftMonitorChange(line);
-    if (text === undefined) return;
-    delay = minRestart; // it works: the next failure starts the backoff anew
-    options.onTrigger({
-      source: 'firewall_ruleset',
-      checks: ['firewall'],
-      at: now().toISOString(),
-      detail: `nft: ${text.slice(0, 200)}`,
-    });
-  }
-  function onExit(outcome: LineStreamExit): void {
-    stream = undefined;
-    if (!running) return;
-    const detail = outcome.ok
-      ? `nft monitor exited (code ${outcome.exitCode}, signal ${outcome.signal}): ${outcome.stderr.trim().slice(0, 200)}`
-      : `${outcome.error}: ${outcome.detail}`;
-    options.onProblem?.({
-      source: 'nft-monitor',
-      code: 'exited',
-      detail: `${detail}; restarting in ${delay} ms`,
-    });
-    restartTimer = timers.setTimeout(() => {
-      restartTimer = undefined;
-      if (running) launch();
-    }, delay);
-    delay = Math.min(maxRestart, delay * 2);
-  }
+  const helper = supervisedLines({
+    command: options.command ?? NFT_PATH,
+    args: options.args ?? ['monitor'],
+    timers: options.timers ?? realTimers,
+    now,
+    minRestartMs: options.minRestartMs ?? 1_000,
+    maxRestartMs: options.maxRestartMs ?? 60_000,
+    onLine(line, run) {
+      const text = nftMonitorChange(line);
+      if (text === undefined) return;
+      run.healthy(); // it works: the next failure starts the backoff anew
+      options.onTrigger({
+        source: 'firewall_ruleset',
+        checks: ['firewall'],
+        at: now().toISOString(),
+        detail: `nft: ${text.slice(0, 200)}`,
+      });
+    },
+    onEnded(outcome, restartInMs) {
+      const detail = outcome.ok
+        ? `nft monitor exited (code ${outcome.exitCode}, signal ${outcome.signal}): ${outcome.stderr.trim().slice(0, 200)}`
+        : `${outcome.error}: ${outcome.detail}`;
+      options.onProblem?.({
+        source: 'nft-monitor',
+        code: 'exited',
+        detail: `${detail}; restarting in ${restartInMs} ms`,
+      });
+    },
+  });
   return {
     name: 'nft-monitor',
-    async start() {
-      if (running) return;
-      running = true;
-      launch();
-    },
-    async stop() {
-      running = false;
-      if (restartTimer !== undefined) timers.clearTimeout(restartTimer);
-      restartTimer = undefined;
-      await stream?.stop();
-      stream = undefined;
-    },
+    start: async () => helper.start(),
+    stop: () => helper.stop(),
   };
 }
 
