@@ -14,7 +14,7 @@ import { keychainStore } from './keychain.js';
 import type { KeyManagerDeps } from './manager.js';
 import { nativeHelperStore } from './native-helper.js';
 import { macKeyHelper, macKeyHelperPath, windowsKeyHelper } from './os-key-helpers.js';
-import { serviceKeyStore, tpmAbsence } from './service-store.js';
+import { serviceKeyStore, tpmAbsence, whenNoHardware } from './service-store.js';
 import { tpmStore } from './tpm.js';
 import type { KeyStore } from './types.js';
 
@@ -137,7 +137,9 @@ export function keyManagerDeps(
         default: {
           if (machine) return serviceKeyStore(config, await hardware(), storeFor, system);
           const store = await hardware();
-          return store ? withFallback(store, storeFor('keychain')) : storeFor('keychain');
+          return store
+            ? whenNoHardware(store, (_error, ref) => storeFor('keychain').create(ref))
+            : storeFor('keychain');
         }
       }
     },
@@ -152,22 +154,5 @@ export function keyManagerDeps(
       return `device-key-${stamp}`;
     },
     ...(config.keyStore === 'file' && config.keyFile ? { place: placeFileKey(config.keyFile) } : {}),
-  };
-}
-
-/** "auto" on Windows for a user: a TPM key when the helper can make one, else the keychain. */
-function withFallback(primary: KeyStore, fallback: KeyStore): KeyStore {
-  return {
-    kind: primary.kind,
-    async create(ref) {
-      try {
-        return await primary.create(ref);
-      } catch (error) {
-        if (error instanceof KeyError && error.code === 'ERR_TPM_UNAVAILABLE') return fallback.create(ref);
-        throw error;
-      }
-    },
-    open: primary.open,
-    remove: primary.remove,
   };
 }

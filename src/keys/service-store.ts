@@ -80,8 +80,11 @@ export async function serviceKeyStore(
   }
 }
 
-/** `primary`, except that a creation refused for want of hardware goes to `otherwise`. */
-function whenNoHardware(
+/**
+ * `primary`, except that a creation refused for want of hardware goes to `otherwise` (the service's
+ * Software KSP on Windows, or for a user on Windows the keychain).
+ */
+export function whenNoHardware(
   primary: KeyStore,
   otherwise: (error: KeyError, ref: string) => ReturnType<KeyStore['create']>,
 ): KeyStore {
